@@ -1,0 +1,152 @@
+"""Writing and verifying the hash-chained audit trail."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import insert, inspect, select, text
+
+from portal.audit.models import AuditEvent
+from portal.types import utcnow
+
+GENESIS = "0" * 64
+ADVISORY_LOCK_KEY = 7_100_100  # serialises chain appends on PostgreSQL
+ALWAYS_EXCLUDED = frozenset({"updated_at"})
+
+_actor: contextvars.ContextVar[tuple[int | None, str] | None] = contextvars.ContextVar("audit_actor", default=None)
+
+
+@contextmanager
+def acting_as(name: str, user_id: int | None = None):
+    """Attribute the changes made inside the block to ``name`` (CLI commands, jobs, public pages)."""
+    token = _actor.set((user_id, name))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> tuple[int | None, str]:
+    """Who is changing things: the explicit actor, else the signed-in user, else 'system'."""
+    explicit = _actor.get()
+    if explicit is not None:
+        return explicit
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.id, current_user.username
+    if has_request_context():
+        return None, "anonymous"
+    return None, "system"
+
+
+def plain(value):
+    """A JSON-safe, canonical form of a column value."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def audited_columns(obj) -> list[str]:
+    """The column attributes of a record that the trail records."""
+    excluded = ALWAYS_EXCLUDED | set(getattr(obj, "__audit_exclude__", ()))
+    return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in excluded]
+
+
+def snapshot(obj) -> dict:
+    """The record's current audited values."""
+    return {key: plain(getattr(obj, key)) for key in audited_columns(obj)}
+
+
+def snapshot_before(obj) -> dict:
+    """The record's audited values as loaded, before pending changes."""
+    state = inspect(obj)
+    values = {}
+    for key in audited_columns(obj):
+        history = state.attrs[key].load_history()
+        if history.deleted:
+            values[key] = plain(history.deleted[0])
+        elif history.unchanged:
+            values[key] = plain(history.unchanged[0])
+        else:
+            values[key] = plain(getattr(obj, key))
+    return values
+
+
+def event_hash(fields: dict) -> str:
+    """SHA-256 over the canonical JSON of an event's fields (prev_hash included)."""
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def hashed_fields(event) -> dict:
+    """The fields of a stored event that its hash covers."""
+    return {
+        "at": plain(event.at),
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "table_name": event.table_name,
+        "record_id": event.record_id,
+        "organisation_id": event.organisation_id,
+        "before": event.before,
+        "after": event.after,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def last_hash(connection) -> str:
+    """The hash of the newest event, after taking the append lock on PostgreSQL."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    newest = connection.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return newest or GENESIS
+
+
+def append(connection, changes: list[dict]) -> None:
+    """Append events for ``changes`` (action, table_name, record_id, organisation_id, before, after)."""
+    if not changes:
+        return
+    actor_id, actor_name = current_actor()
+    prev = last_hash(connection)
+    for change in changes:
+        row = {"at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, **change, "prev_hash": prev}
+        row["hash"] = event_hash({**row, "at": plain(row["at"])})
+        connection.execute(insert(AuditEvent.__table__).values(**row))
+        prev = row["hash"]
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of a verification: events checked and the first bad one, if any."""
+
+    checked: int
+    first_bad_id: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_id is None
+
+
+def verify_chain(session) -> ChainReport:
+    """Walk the trail in order; name the first event whose link or contents do not match."""
+    prev = GENESIS
+    checked = 0
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)):
+        if event.prev_hash != prev:
+            return ChainReport(checked, event.id, "link broken: the event before it was removed or altered")
+        if event_hash(hashed_fields(event)) != event.hash:
+            return ChainReport(checked, event.id, "contents altered after it was written")
+        prev = event.hash
+        checked += 1
+    return ChainReport(checked)

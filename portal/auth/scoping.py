@@ -1,0 +1,54 @@
+"""Organisation scoping: which organisations' records a user may see."""
+
+from __future__ import annotations
+
+from flask import abort, g
+from flask_login import current_user
+from sqlalchemy import false, select
+
+from portal.auth.roles import ADMIN, AUDITOR
+from portal.extensions import db
+from portal.orgs.models import Contract
+
+
+def organisation_ids_for(user) -> frozenset[int] | None:
+    """The organisations a user may see; None means every organisation (deployment staff)."""
+    if user.role == ADMIN:
+        return None
+    if user.provider_id is not None:
+        rows = db.session.scalars(select(Contract.organisation_id).where(Contract.provider_id == user.provider_id))
+        return frozenset(rows)
+    if user.organisation_id is not None:
+        return frozenset({user.organisation_id})
+    if user.role == AUDITOR:
+        return None
+    return frozenset()
+
+
+def visible_organisation_ids() -> frozenset[int] | None:
+    """The current user's visible organisations, computed once per request."""
+    if "visible_org_ids" not in g:
+        g.visible_org_ids = organisation_ids_for(current_user) if current_user.is_authenticated else frozenset()
+    return g.visible_org_ids
+
+
+def scoped(statement, column):
+    """Restrict a select to rows whose organisation column the current user may see."""
+    ids = visible_organisation_ids()
+    if ids is None:
+        return statement
+    return statement.where(column.in_(ids)) if ids else statement.where(false())
+
+
+def can_see(organisation_id: int | None) -> bool:
+    """Whether the current user may see a record of this organisation."""
+    ids = visible_organisation_ids()
+    return ids is None or organisation_id in ids
+
+
+def get_visible_or_404(model, record_id):
+    """Load a record the user may see, or answer 404 as if it did not exist."""
+    record = db.session.get(model, record_id)
+    if record is None or not can_see(record.organisation_id):
+        abort(404)
+    return record

@@ -1,0 +1,35 @@
+"""Languages: Chinese first (zh_CN), English switchable; plugin catalogues merged into the core's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app, session
+from flask_login import current_user
+
+from portal.config import ROOT
+
+CORE_TRANSLATIONS = ROOT / "portal" / "translations"
+LOCALE_NAMES = {"zh_CN": "中文", "en": "English"}
+
+
+def translation_directories() -> str:
+    """The core catalogue folder, in Flask-Babel's ';'-separated form."""
+    return str(CORE_TRANSLATIONS)
+
+
+def add_translation_directory(app: Flask, folder: Path) -> None:
+    """Merge a plugin's catalogue folder into the app's translations."""
+    app.extensions["babel"].translation_directories.append(str(folder))
+
+
+def select_locale() -> str:
+    """The language chosen in this session, else the user's saved choice, else zh_CN."""
+    supported = current_app.config["PORTAL_LOCALES"]
+    chosen = session.get("locale")
+    if chosen in supported:
+        return chosen
+    saved = getattr(current_user, "locale", None) if current_user else None
+    if saved in supported:
+        return saved
+    return current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -1,0 +1,40 @@
+"""Jinja filters and globals: local times, the menu from plugins, role labels, query strings."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from portal.auth.roles import ROLE_LABELS
+from portal.i18n import LOCALE_NAMES
+from portal.plugins import registry, run_hook
+from portal.web import query_string
+
+
+def local_datetime(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """An instant in the deployment's time zone, or '' when empty."""
+    return format_datetime(value, fmt) if value else ""
+
+
+def menu() -> list:
+    """The navigation entries every enabled plugin (and the core) offers the current user."""
+    if not current_user.is_authenticated:
+        return []
+    items = run_hook("portal_menu_items", user=current_user)
+    allowed = [item for item in items if item.permission is None or current_user.can(item.permission)]
+    return sorted(allowed, key=lambda item: (item.order, str(item.label)))
+
+
+def configure(app: Flask) -> None:
+    """Install filters and globals."""
+    app.jinja_env.filters["local"] = local_datetime
+    app.jinja_env.globals.update(
+        menu=menu,
+        run_hook=run_hook,
+        plugins=registry,
+        role_labels=ROLE_LABELS,
+        locale_names=LOCALE_NAMES,
+        current_locale=lambda: str(get_locale()),
+        query_string=lambda **changes: query_string(request.args.to_dict(), **changes),
+    )

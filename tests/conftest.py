@@ -1,0 +1,186 @@
+"""Shared fixtures: every database test runs on SQLite and, when PORTAL_TEST_DATABASE_URL is set, on
+PostgreSQL too (in a database this run creates and drops)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+_INSTANCE = Path(tempfile.mkdtemp(prefix="portal-test-instance-"))
+os.environ["PORTAL_INSTANCE_PATH"] = str(_INSTANCE)
+os.environ.pop("PORTAL_DATABASE_URL", None)
+os.environ.pop("PORTAL_PLUGINS", None)
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db as _db  # noqa: E402
+from tests import factories  # noqa: E402
+
+PG_SERVER_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_SERVER_URL else [])
+TEST_SETTINGS = {"TESTING": True, "WTF_CSRF_ENABLED": False, "PORTAL_LOGIN_LIMIT": "1000 per minute"}
+
+
+def migrate(url: str) -> None:
+    """Build the schema from empty with the project's Alembic history."""
+    from flask_migrate import upgrade
+
+    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+
+
+class SqliteTemplate:
+    """A migrated SQLite file; each test gets its own copy."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.template = folder / "template.db"
+        migrate(f"sqlite:///{self.template}")
+
+    def fresh_url(self) -> str:
+        target = self.folder / f"{uuid.uuid4().hex}.db"
+        shutil.copyfile(self.template, target)
+        return f"sqlite:///{target}"
+
+    def reset(self, url: str) -> None:
+        Path(make_url(url).database).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PostgresDatabase:
+    """A database created for this run, migrated once, truncated after each test."""
+
+    def __init__(self, server_url: str):
+        self.name = f"portal_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.server = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
+        with self.server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
+        migrate(self.url)
+        engine = create_engine(self.url)
+        with engine.connect() as connection:
+            tables = connection.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'alembic_version'"
+            )).scalars().all()
+        engine.dispose()
+        self.truncate = f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+
+    def fresh_url(self) -> str:
+        return self.url
+
+    def reset(self, url: str) -> None:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(self.truncate))
+        engine.dispose()
+
+    def close(self) -> None:
+        with self.server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.server.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    """One prepared database per backend for the whole run."""
+    prepared = {"sqlite": SqliteTemplate(tmp_path_factory.mktemp("sqlite"))}
+    if PG_SERVER_URL:
+        prepared["postgresql"] = PostgresDatabase(PG_SERVER_URL)
+    yield prepared
+    for database in prepared.values():
+        database.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """The database backend this test runs on."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(databases, backend):
+    """A clean, migrated database for one test."""
+    database = databases[backend]
+    url = database.fresh_url()
+    yield url
+    database.reset(url)
+
+
+@pytest.fixture
+def app_factory(database_url):
+    """Build apps on this test's database with extra settings (e.g. CSRF on)."""
+    built = []
+
+    def make(**overrides):
+        app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    """The portal on a clean database, with an app context pushed."""
+    app = app_factory()
+    with app.app_context():
+        yield app
+        _db.session.remove()
+
+
+@pytest.fixture
+def db(app):
+    """The SQLAlchemy extension, bound to the test app."""
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner for the app's commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def world(app):
+    """Two organisations (one per standard), a provider holding both contracts, and one user per role."""
+    return factories.world()
+
+
+class AuthActions:
+    """Sign in and out through the real sign-in form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str, password: str = factories.PASSWORD):
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    """The sign-in helper."""
+    return AuthActions(client)
