@@ -25,6 +25,8 @@ from tests import factories  # noqa: E402
 
 PG_SERVER_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_SERVER_URL else [])
+if os.environ.get("PORTAL_REQUIRE_SERVICES") == "1" and not PG_SERVER_URL:
+    raise pytest.UsageError("PORTAL_REQUIRE_SERVICES=1 but PORTAL_TEST_DATABASE_URL is not set")
 TEST_SETTINGS = {"TESTING": True, "WTF_CSRF_ENABLED": False, "PORTAL_LOGIN_LIMIT": "1000 per minute"}
 
 
