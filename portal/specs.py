@@ -12,6 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+CORE_SERVICE_TYPES = (
+    "repair", "installation", "relocation", "preventive_maintenance", "upgrade", "training", "emergency_support",
+)
+CLOCK_BASES = ("accepted", "reported")
 FIELD_TYPES = ("text", "textarea", "integer", "decimal", "choice", "date", "datetime", "boolean", "device")
 
 
@@ -56,6 +60,12 @@ class Standard:
     manual_severity: bool = True
     clock_basis: str = "accepted"
     notes: str = ""
+    far_distance_km: Decimal | None = None
+    factory_hours: Decimal | None = None
+    response_met_by: str = "respond"
+    follow_up_required: bool = True
+    service_types: tuple[str, ...] = CORE_SERVICE_TYPES
+    alarm_severity: str | None = None
 
     def severity(self, severity_id: str) -> Severity:
         """The row for a severity id; SpecError if the table has none."""
@@ -71,6 +81,12 @@ class Standard:
             raise SpecError(f"{self.id}: severity ids must be present and unique")
         if len({row.rank for row in self.severities}) != len(ids):
             raise SpecError(f"{self.id}: severity ranks must be unique")
+        if self.clock_basis not in CLOCK_BASES:
+            raise SpecError(f"{self.id}: clock_basis must be one of {CLOCK_BASES}")
+        if self.response_met_by not in ("respond", "arrive"):
+            raise SpecError(f"{self.id}: response_met_by must be 'respond' or 'arrive'")
+        if self.alarm_severity is not None and self.alarm_severity not in ids:
+            raise SpecError(f"{self.id}: alarm_severity {self.alarm_severity!r} is not in the table")
         for row in self.severities:
             for hours in (row.response_hours, row.arrival_hours, row.repair_hours):
                 if hours is not None and hours <= 0:
