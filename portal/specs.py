@@ -46,6 +46,7 @@ class Severity:
     arrival_hours: Decimal | None = None
     repair_hours: Decimal | None = None
     clause: str = ""
+    term: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Standard:
     follow_up_required: bool = True
     service_types: tuple[str, ...] = CORE_SERVICE_TYPES
     alarm_severity: str | None = None
+    causes: tuple[tuple[str, str], ...] = ()
 
     def severity(self, severity_id: str) -> Severity:
         """The row for a severity id; SpecError if the table has none."""
