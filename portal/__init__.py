@@ -36,7 +36,7 @@ def configure_settings(app: Flask, overrides: dict | None) -> None:
 
 def configure_extensions(app: Flask) -> None:
     """Attach the database, migrations, sign-in, CSRF, translations, htmx and rate limiting."""
-    from portal import database
+    from portal import database, models  # noqa: F401  (every model registered on the metadata)
     from portal.auth import session as auth_session
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
     from portal.i18n import select_locale, translation_directories

@@ -1,0 +1,1 @@
+"""SLA clocks: deadlines and states computed from a standard's table data."""
