@@ -17,14 +17,19 @@ ROLE_LABELS = {
     AUDITOR: _l("Auditor"),
 }
 
+ORDER_ALL = {"order.view", "order.create", "order.step", "order.manage"}
+
 PERMISSIONS: dict[str, frozenset[str]] = {
     ADMIN: frozenset(
-        {"admin", "device.view", "device.edit", "device.import", "audit.view", "form.submit", "form.view"}
+        {"admin", "device.view", "device.edit", "device.import", "audit.view", "form.submit", "form.view",
+         "api.token", *ORDER_ALL}
     ),
-    CLERK: frozenset({"device.view", "device.edit", "device.import", "form.submit", "form.view"}),
-    ENGINEER: frozenset({"device.view", "form.submit", "form.view"}),
-    REQUESTER: frozenset({"device.view", "form.submit", "form.view"}),
-    AUDITOR: frozenset({"device.view", "audit.view", "form.view"}),
+    CLERK: frozenset(
+        {"device.view", "device.edit", "device.import", "form.submit", "form.view", "api.token", *ORDER_ALL}
+    ),
+    ENGINEER: frozenset({"device.view", "form.submit", "form.view", "api.token", "order.view", "order.step"}),
+    REQUESTER: frozenset({"device.view", "form.submit", "form.view", "api.token", "order.view", "order.create"}),
+    AUDITOR: frozenset({"device.view", "audit.view", "form.view", "order.view"}),
 }
 
 
