@@ -20,8 +20,9 @@ def _is_audited(obj) -> bool:
 
 
 def _record_id(obj) -> str:
-    identity = inspect(obj).identity
-    return ",".join(str(part) for part in identity) if identity else ""
+    """The record's primary key as text (read from the instance: new records have no identity key yet)."""
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(part) for part in key if part is not None)
 
 
 def before_flush(session: Session, flush_context, instances) -> None:
@@ -30,29 +31,38 @@ def before_flush(session: Session, flush_context, instances) -> None:
         raise AppendOnlyError("audit events are append-only")
     pending = session.info.setdefault(PENDING, [])
     pending.extend(("create", obj, None) for obj in session.new if _is_audited(obj))
-    pending.extend(
-        ("update", obj, services.snapshot_before(obj))
-        for obj in session.dirty
-        if _is_audited(obj) and session.is_modified(obj, include_collections=False)
-    )
+    updated = [obj for obj in session.dirty
+               if _is_audited(obj) and session.is_modified(obj, include_collections=False)]
+    if updated:
+        connection = session.connection()
+        pending.extend(("update", obj, services.snapshot_before(obj, connection)) for obj in updated)
     pending.extend(("delete", obj, services.snapshot(obj)) for obj in session.deleted if _is_audited(obj))
+
+
+def _organisation_of(obj, record_id: str, values: dict) -> int | None:
+    """The organisation an event belongs to (an organisation belongs to itself), from the full record."""
+    if obj.__tablename__ == "organisation":
+        return int(record_id) if record_id.isdigit() else None
+    return values.get("organisation_id")
 
 
 def _change(action: str, obj, before: dict | None) -> dict | None:
     """The event fields for one change; None for an update that touched no audited value."""
     after = None if action == "delete" else services.snapshot(obj)
+    record_id = _record_id(obj)
+    # Scope by the whole record: an update's before/after keep only the changed fields.
+    organisation_id = _organisation_of(obj, record_id, after or before or {})
     if action == "update":
         changed = [key for key in after if after[key] != before.get(key)]
         if not changed:
             return None
         before = {key: before.get(key) for key in changed}
         after = {key: after[key] for key in changed}
-    values = after or before
     return {
         "action": action,
         "table_name": obj.__tablename__,
-        "record_id": _record_id(obj),
-        "organisation_id": values.get("organisation_id") if values else None,
+        "record_id": record_id,
+        "organisation_id": organisation_id,
         "before": before,
         "after": after,
     }
@@ -62,9 +72,6 @@ def after_flush(session: Session, flush_context) -> None:
     """Write the remembered changes as chained events in the same transaction."""
     pending = session.info.pop(PENDING, [])
     changes = [change for action, obj, before in pending if (change := _change(action, obj, before))]
-    for change in changes:
-        if change["table_name"] == "organisation" and change["organisation_id"] is None:
-            change["organisation_id"] = int(change["record_id"]) if change["record_id"].isdigit() else None
     services.append(session.connection(), changes)
 
 

@@ -19,7 +19,8 @@ GENESIS = "0" * 64
 ADVISORY_LOCK_KEY = 7_100_100  # serialises chain appends on PostgreSQL
 ALWAYS_EXCLUDED = frozenset({"updated_at"})
 
-_actor: contextvars.ContextVar[tuple[int | None, str] | None] = contextvars.ContextVar("audit_actor", default=None)
+Actor = tuple[int | None, str]
+_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
 
 
 @contextmanager
@@ -67,19 +68,37 @@ def snapshot(obj) -> dict:
     return {key: plain(getattr(obj, key)) for key in audited_columns(obj)}
 
 
-def snapshot_before(obj) -> dict:
-    """The record's audited values as loaded, before pending changes."""
+def snapshot_before(obj, connection) -> dict:
+    """The record's audited values as stored, before its pending changes.
+
+    A value set on an expired attribute (the usual case after a commit) leaves the session without the
+    old value, so those are read from the row itself, which the pending UPDATE has not touched yet.
+    """
     state = inspect(obj)
-    values = {}
+    values, unknown = {}, []
     for key in audited_columns(obj):
         history = state.attrs[key].load_history()
         if history.deleted:
             values[key] = plain(history.deleted[0])
         elif history.unchanged:
             values[key] = plain(history.unchanged[0])
+        elif history.added:
+            unknown.append(key)
         else:
             values[key] = plain(getattr(obj, key))
+    if unknown:
+        values.update(stored_values(obj, unknown, connection))
     return values
+
+
+def stored_values(obj, keys: list[str], connection) -> dict:
+    """The values of some attributes of a persistent record as its row holds them now."""
+    state = inspect(obj)
+    mapper = state.mapper
+    columns = [mapper.column_attrs[key].columns[0] for key in keys]
+    where = [column == value for column, value in zip(mapper.primary_key, state.identity, strict=True)]
+    row = connection.execute(select(*columns).where(*where)).one()
+    return {key: plain(value) for key, value in zip(keys, row, strict=True)}
 
 
 def event_hash(fields: dict) -> str:
@@ -142,7 +161,8 @@ def verify_chain(session) -> ChainReport:
     """Walk the trail in order; name the first event whose link or contents do not match."""
     prev = GENESIS
     checked = 0
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)):
+    in_order = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+    for event in session.scalars(in_order):
         if event.prev_hash != prev:
             return ChainReport(checked, event.id, "link broken: the event before it was removed or altered")
         if event_hash(hashed_fields(event)) != event.hash:
