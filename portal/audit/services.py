@@ -159,10 +159,16 @@ class ChainReport:
 
 def verify_chain(session) -> ChainReport:
     """Walk the trail in order; name the first event whose link or contents do not match."""
+    in_order = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+    with session.scalars(in_order) as events:  # closes the server-side cursor when the walk stops early
+        return walk_chain(events)
+
+
+def walk_chain(events) -> ChainReport:
+    """Check events, oldest first: each must link to the hash before it and match its own hash."""
     prev = GENESIS
     checked = 0
-    in_order = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
-    for event in session.scalars(in_order):
+    for event in events:
         if event.prev_hash != prev:
             return ChainReport(checked, event.id, "link broken: the event before it was removed or altered")
         if event_hash(hashed_fields(event)) != event.hash:
