@@ -29,7 +29,7 @@ CAMPUS_STANDARD = "campus_card"
 
 # Used only when the police plugin is disabled and cannot name its device kinds.
 POLICE_KINDS_WITHOUT_PLUGIN = (
-    "自助办证机", "出入境自助签注机", "自助拍照机", "交管自助服务机", "户政自助受理机",
+    "自助办证机", "自助签注机", "自助拍照机", "交管自助终端", "户政自助终端",
 )
 POLICE_MODELS = ("JW-K300", "JW-K500", "HX-900S", "ZA-T70", "XB-Q8")
 POLICE_PLACES = ("户籍大厅", "办证大厅", "24小时自助服务区", "出入境接待大厅", "值班室外侧")
