@@ -121,10 +121,10 @@ def form_groups(user) -> list[FormGroup]:
     counts = submission_counts()
     groups = []
     for name, plugin in registry().installed.items():
+        specs = [spec for (owner, _form_id), spec in registry().forms.items() if owner == name]
         entries = [FormEntry(spec, may_fill(user, spec), counts.get((name, spec.id), 0))
-                   for (owner, _form_id), spec in registry().forms.items()
-                   if owner == name and eligible_organisations(spec)]
-        if plugin.enabled and entries:
+                   for spec in specs if eligible_organisations(spec)]
+        if entries:
             groups.append(FormGroup(plugin, entries))
     return groups
 
