@@ -1,0 +1,80 @@
+"""API tokens: issue, resolve, list and revoke. Only a token's SHA-256 is stored; the token is shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from portal.auth.models import User
+from portal.extensions import db
+from portal.types import utcnow
+from portal.workorders.models import ApiToken
+
+TOKEN_PREFIX = "pt_"
+SHOWN_PREFIX_LENGTH = 10
+TOUCH_EVERY = timedelta(minutes=5)
+
+
+def digest(raw: str) -> str:
+    """The SHA-256 (hex) under which a token is stored."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue(user: User, name: str = "") -> tuple[ApiToken, str]:
+    """A new token for ``user`` (added to the session, not committed) and the token itself, shown once."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=(name or "").strip()[:80], prefix=raw[:SHOWN_PREFIX_LENGTH],
+                     token_hash=digest(raw))
+    db.session.add(token)
+    db.session.flush()
+    return token, raw
+
+
+def resolve(raw: str) -> ApiToken | None:
+    """The live token for a presented string: known, not revoked, its user active; else None."""
+    statement = (
+        select(ApiToken).join(ApiToken.user)
+        .where(ApiToken.token_hash == digest(raw), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    )
+    return db.session.scalar(statement)
+
+
+def touch(token: ApiToken, now: datetime | None = None) -> None:
+    """Record that a token was used, at most every few minutes (one small UPDATE, committed)."""
+    now = now or utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < TOUCH_EVERY:
+        return
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token.id)
+        .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_EVERY))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    """A user's tokens, live ones first, newest first."""
+    statement = (
+        select(ApiToken).where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
+    )
+    return list(db.session.scalars(statement))
+
+
+def own_token(user: User, token_id: int) -> ApiToken | None:
+    """One of the user's own tokens by id, or None."""
+    token = db.session.get(ApiToken, token_id)
+    return token if token is not None and token.user_id == user.id else None
+
+
+def revoke(token: ApiToken, now: datetime | None = None) -> bool:
+    """Revoke a token (not committed); False when it already was."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = now or utcnow()
+    return True
