@@ -18,6 +18,7 @@ os.environ.pop("PORTAL_PLUGINS", None)
 
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db as _db  # noqa: E402
@@ -68,6 +69,8 @@ class PostgresDatabase:
         self.server = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
         with self.server.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+            # Tests commit often and need no durability: do not wait for the WAL flush on commit.
+            connection.execute(text(f'ALTER DATABASE "{self.name}" SET synchronous_commit TO off'))
         self.url = make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
         migrate(self.url)
         engine = create_engine(self.url)
@@ -76,18 +79,24 @@ class PostgresDatabase:
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'alembic_version'"
             )).scalars().all()
         engine.dispose()
-        self.truncate = f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+        self.tables = tables
+        self.engine = None
 
     def fresh_url(self) -> str:
         return self.url
 
     def reset(self, url: str) -> None:
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text(self.truncate))
-        engine.dispose()
+        """Empty every table. DELETE on these small tables is much cheaper than TRUNCATE; the replica
+        role skips triggers (foreign keys, the audit trail's append-only guard) for this cleanup only."""
+        self.engine = self.engine or create_engine(url, poolclass=NullPool)
+        with self.engine.begin() as connection:
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in self.tables:
+                connection.execute(text(f'DELETE FROM "{table}"'))
 
     def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
         with self.server.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self.server.dispose()

@@ -6,12 +6,22 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
+from functools import cache
+
+from werkzeug.security import generate_password_hash
+
 from portal.auth.models import User
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation, Provider, ServicePoint
 
 PASSWORD = "correct-horse-battery"
+
+
+@cache
+def password_hash(password: str) -> str:
+    """The scrypt hash of a test password, computed once per run (scrypt is slow by design)."""
+    return generate_password_hash(password, method="scrypt")
 
 
 def save(*records):
@@ -40,8 +50,8 @@ def service_point(code: str, org: Organisation, prov: Provider | None = None) ->
 
 def user(username: str, role: str, org: Organisation | None = None, prov: Provider | None = None,
          **extra) -> User:
-    account = User(username=username, role=role, organisation=org, provider=prov, **extra)
-    account.set_password(PASSWORD)
+    account = User(username=username, role=role, organisation=org, provider=prov,
+                   password_hash=password_hash(PASSWORD), **extra)
     return save(account)
 
 
@@ -54,26 +64,43 @@ def device(code: str, org: Organisation, **extra) -> Device:
 
 
 def world() -> SimpleNamespace:
-    """Two organisations served by provider A, a third served by provider B, one user per role."""
-    police = organisation("TJPSB", "天津市公安局和平分局")
-    campus = organisation("CCNU", "华中师范大学信息化办公室", "campus_card")
-    other = organisation("OTHER", "其他公安分局")
-    prov_a = provider("PROV-A", "津安运维服务有限公司")
-    prov_b = provider("PROV-B", "另一家运维公司")
-    contract("HT-2026-001", police, prov_a, far_arrival_hours=Decimal("6"))
-    contract("HT-2026-002", campus, prov_a)
-    contract("HT-2026-003", other, prov_b)
-    point = service_point("SP-01", police, prov_a)
-    return SimpleNamespace(
-        police=police, campus=campus, other=other, prov_a=prov_a, prov_b=prov_b, point=point,
-        admin=user("admin", "admin"),
-        clerk=user("clerk", "clerk", prov=prov_a),
-        engineer=user("engineer", "engineer", prov=prov_a),
-        requester=user("requester", "requester", org=police),
-        auditor=user("auditor", "auditor", org=police),
-        other_requester=user("other_requester", "requester", org=other),
-        other_clerk=user("other_clerk", "clerk", prov=prov_b),
-        police_device=device("PK-0001", police, service_point=point),
-        campus_device=device("CC-0001", campus, kind="POS收费机"),
-        other_device=device("OT-0001", other),
+    """Two organisations served by provider A, a third served by provider B, one user per role (one commit)."""
+    police = Organisation(code="TJPSB", name="天津市公安局和平分局", standard="police_kiosk")
+    campus = Organisation(code="CCNU", name="华中师范大学信息化办公室", standard="campus_card")
+    other = Organisation(code="OTHER", name="其他公安分局", standard="police_kiosk")
+    prov_a, prov_b = Provider(code="PROV-A", name="津安运维服务有限公司"), Provider(code="PROV-B", name="另一家运维公司")
+    contracts = [
+        Contract(number="HT-2026-001", organisation=police, provider=prov_a, standard="police_kiosk",
+                 starts_on=date(2026, 1, 1), far_arrival_hours=Decimal("6")),
+        Contract(number="HT-2026-002", organisation=campus, provider=prov_a, standard="campus_card",
+                 starts_on=date(2026, 1, 1)),
+        Contract(number="HT-2026-003", organisation=other, provider=prov_b, standard="police_kiosk",
+                 starts_on=date(2026, 1, 1)),
+    ]
+    point = ServicePoint(code="SP-01", name="网点 SP-01", organisation=police, provider=prov_a)
+
+    def account(username, role, org=None, prov=None):
+        return User(username=username, role=role, organisation=org, provider=prov,
+                    password_hash=password_hash(PASSWORD))
+
+    def kiosk(code, org, **extra):
+        values = {"model": "ZD-100", "kind": "自助办证机", "address": "天津市和平区南京路1号",
+                  "distance_km": Decimal("12.5"), **extra}
+        return Device(code=code, organisation=org, **values)
+
+    people = SimpleNamespace(
+        admin=account("admin", "admin"),
+        clerk=account("clerk", "clerk", prov=prov_a),
+        engineer=account("engineer", "engineer", prov=prov_a),
+        requester=account("requester", "requester", org=police),
+        auditor=account("auditor", "auditor", org=police),
+        other_requester=account("other_requester", "requester", org=other),
+        other_clerk=account("other_clerk", "clerk", prov=prov_b),
+        police_device=kiosk("PK-0001", police, service_point=point),
+        campus_device=kiosk("CC-0001", campus, kind="POS收费机"),
+        other_device=kiosk("OT-0001", other),
     )
+    db.session.add_all([police, campus, other, prov_a, prov_b, *contracts, point, *vars(people).values()])
+    db.session.commit()
+    return SimpleNamespace(police=police, campus=campus, other=other, prov_a=prov_a, prov_b=prov_b, point=point,
+                           **vars(people))
