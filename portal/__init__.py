@@ -67,6 +67,7 @@ def configure_plugins(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     """Register the core blueprints, one per capability."""
+    from portal import api
     from portal.admin.views import bp as admin_bp
     from portal.audit.views import bp as audit_bp
     from portal.auth.views import bp as auth_bp
@@ -77,6 +78,7 @@ def configure_blueprints(app: Flask) -> None:
 
     for blueprint in (core_bp, auth_bp, devices_bp, public_bp, forms_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)
+    api.register(app)
 
 
 def configure_templates(app: Flask) -> None:

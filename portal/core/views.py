@@ -19,6 +19,7 @@ CAPABILITIES = {
     "device.view": _l("Browse the device archive and print device QR codes."),
     "form.submit": _l("Fill in the forms of your service standard."),
     "audit.view": _l("Review the audit trail of every change."),
+    "api.token": _l("Create API tokens for the mobile app and integrations."),
 }
 
 

@@ -27,7 +27,6 @@ from portal.workorders.models import (
 
 ACTIVE = ("accepted", "responded", "on_site")
 MAX_FUTURE = timedelta(minutes=5)
-DESK_CHANNELS = ("phone", "system", "monitoring", "email", "sms")
 
 
 class WorkflowError(Exception):
@@ -185,9 +184,9 @@ def validate_new(new: NewOrder, now: datetime):
 
 def accepted_on_creation(new: NewOrder, actor) -> bool:
     """Orders the desk or a system logs are accepted when logged; a requester's waits for the desk."""
-    if new.channel in ("monitoring", "system"):
-        return True
-    return actor is not None and actor.role in (ADMIN, CLERK, ENGINEER) and new.channel in DESK_CHANNELS
+    if actor is None:
+        return new.channel in ("monitoring", "system")
+    return actor.role in (ADMIN, CLERK, ENGINEER)
 
 
 def create_order(new: NewOrder, actor, now: datetime | None = None) -> WorkOrder:
@@ -396,17 +395,32 @@ def clocks_of(order: WorkOrder, now: datetime | None = None) -> dict[str, engine
     return engine.compute_clocks(standard, facts_of(order), now or utcnow())
 
 
+def stored_state(order: WorkOrder, name: str, clock: engine.Clock | None, now: datetime) -> str | None:
+    """The state to store for a clock. One that has not stopped is ``running`` until the sweep
+    (``portal.sla.sweep``) marks it breached, records the breach on the timeline and escalates it; once
+    marked it stays ``breached`` while its deadline is past (a pause does not undo a missed deadline, an
+    extension that moves the deadline ahead does)."""
+    if clock is None or clock.met_at is not None or clock.due is None:
+        return clock.state if clock else None
+    if getattr(order, f"state_{name}") == engine.BREACHED and clock.due <= now:
+        return engine.BREACHED
+    return engine.RUNNING
+
+
 def recompute(order: WorkOrder, now: datetime) -> None:
     """Store deadlines, states, 80% marks, the nearest deadline and the breach flag on the order."""
     clocks = clocks_of(order, now)
+    running = []
     for name in CLOCK_NAMES:
         clock = clocks.get(name)
+        state = stored_state(order, name, clock, now)
         setattr(order, f"due_{name}", clock.due if clock else None)
-        setattr(order, f"state_{name}", clock.state if clock else None)
+        setattr(order, f"state_{name}", state)
         setattr(order, f"warn_{name}", clock.warn_at if clock else None)
-    running = [c.due for c in clocks.values() if c.state == engine.RUNNING and not c.paused]
+        if state == engine.RUNNING and not clock.paused:
+            running.append(clock.due)
     order.next_due = min(running) if running and order.status in OPEN_STATUSES else None
-    order.breached = any(c.state == engine.BREACHED for c in clocks.values())
+    order.breached = any(getattr(order, f"state_{name}") == engine.BREACHED for name in CLOCK_NAMES)
     repair = clocks.get("repair")
     if order.resolved_at and repair and repair.start:
         away = engine.paused_during(engine.repair_facts(facts_of(order)).pauses, repair.start,
