@@ -80,3 +80,22 @@ def portal_classify_severity(standard, facts):
     :return: a ``SeverityDecision`` (severity id and reason), or None when this plugin does not
         classify that standard or the facts leave the choice to a person.
     """
+
+
+# --------------------------------------------------------------------------------------------------------
+# Notifications
+# --------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def portal_send_sms(phone, message):
+    """Called by the notification job (``notify.dispatch``) for each pending SMS notification: a clock
+    at 80% for the assignee, or a breach for the assignee, the provider's desk and the organisation's
+    requester contact. A deployment's SMS gateway implements it. Stops at first non-None result.
+
+    :param phone: the recipient's phone number as stored on the user (e.g. ``13800000000``).
+    :param message: the text to send, already in the recipient's language.
+    :return: a delivery reference (e.g. the gateway's message id; any non-None value) when this plugin
+        sent the message, or None to leave it to another plugin. Raise to report a failed send: the
+        notification is retried and its error recorded.
+    """
