@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, has_request_context, session
 from flask_login import current_user
 
 from portal.config import ROOT
@@ -25,6 +25,8 @@ def add_translation_directory(app: Flask, folder: Path) -> None:
 
 def select_locale() -> str:
     """The language chosen in this session, else the user's saved choice, else zh_CN."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["PORTAL_LOCALES"]
     chosen = session.get("locale")
     if chosen in supported:

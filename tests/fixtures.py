@@ -1,5 +1,5 @@
-"""Shared fixtures: every database test runs on SQLite and, when PORTAL_TEST_DATABASE_URL is set, on
-PostgreSQL too (in a database this run creates and drops)."""
+"""Shared fixtures, loaded for every test folder by the root conftest.py. Every database test runs on
+SQLite and, when PORTAL_TEST_DATABASE_URL is set, on PostgreSQL too (in a database this run creates and drops)."""
 
 from __future__ import annotations
 

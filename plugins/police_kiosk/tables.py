@@ -69,5 +69,7 @@ STANDARD = Standard(
     response_met_by="respond",
     follow_up_required=True,
     service_types=CORE_SERVICE_TYPES,
-    alarm_severity=None,
+    # A fault alarm from the monitoring system (PK-7.2 d) is taken as "terminal unusable" until a person has
+    # looked: the fastest clocks run, and the desk may lower the severity with a reason.
+    alarm_severity="urgent",
 )

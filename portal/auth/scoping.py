@@ -27,9 +27,12 @@ def organisation_ids_for(user) -> frozenset[int] | None:
 
 def visible_organisation_ids() -> frozenset[int] | None:
     """The current user's visible organisations, computed once per request."""
-    if "visible_org_ids" not in g:
-        g.visible_org_ids = organisation_ids_for(current_user) if current_user.is_authenticated else frozenset()
-    return g.visible_org_ids
+    user_id = current_user.get_id() if current_user.is_authenticated else None
+    cached = g.get("visible_org_ids")
+    if cached is None or cached[0] != user_id:
+        ids = organisation_ids_for(current_user) if user_id else frozenset()
+        g.visible_org_ids = cached = (user_id, ids)
+    return cached[1]
 
 
 def scoped(statement, column):

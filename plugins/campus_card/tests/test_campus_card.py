@@ -22,7 +22,7 @@ from portal.forms.services import local_today, start_of_local_day
 from portal.plugins import registry, run_hook
 from portal.specs import SpecError
 from tests import factories
-from tests.conftest import TEST_SETTINGS
+from tests.fixtures import TEST_SETTINGS
 
 FORM = "/forms/campus_card/monitoring_check"
 
