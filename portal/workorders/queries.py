@@ -1,0 +1,395 @@
+"""Read-only queries of the desk: the queue (keyset paging), my orders, device look-up and the SLA dashboard.
+
+Every query goes through the organisation scoping of ``portal.auth.scoping``. Times are UTC instants; month
+boundaries are computed in the deployment's time zone and turned into UTC before they reach SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, or_, select, tuple_
+from sqlalchemy.orm import joinedload
+
+from portal.auth.models import User
+from portal.auth.roles import ENGINEER
+from portal.auth.scoping import scoped
+from portal.devices.models import Device
+from portal.extensions import db
+from portal.orgs.models import Contract, Organisation
+from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, WorkOrder
+
+CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+NO_DUE = "-"
+LOOKUP_LIMIT = 10
+MTTR_MONTHS = 6
+RISK_LIMIT = 20
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The queue
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the clerk narrows the queue to; empty strings mean "any"."""
+
+    status: str = ""
+    severity: str = ""
+    organisation: int | None = None
+    device: str = ""
+    assignee: str = ""
+    breached: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> QueueFilters:
+        """Filters from a query string; unusable values are dropped, never an error."""
+        org = (args.get("organisation") or "").strip()
+        return cls(
+            status=args.get("status", "") if args.get("status") in STATUSES else "",
+            severity=(args.get("severity") or "").strip()[:20],
+            organisation=int(org) if org.isdigit() else None,
+            device=(args.get("device") or "").strip()[:60],
+            assignee=_assignee_arg(args.get("assignee")),
+            breached=args.get("breached", "") if args.get("breached") in ("1", "0") else "",
+        )
+
+    def as_args(self) -> dict:
+        """The filters as query-string values (empty ones left out)."""
+        values = {"status": self.status, "severity": self.severity, "organisation": self.organisation or "",
+                  "device": self.device, "assignee": self.assignee, "breached": self.breached}
+        return {key: str(value) for key, value in values.items() if value not in ("", None)}
+
+
+def _assignee_arg(raw: str | None) -> str:
+    """'me', 'none' or a user id; anything else is no filter."""
+    raw = (raw or "").strip()
+    return raw if raw in ("me", "none") or raw.isdigit() else ""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the queue: the nearest deadline and id of the last order shown."""
+
+    due: datetime | None
+    id: int
+
+    def encode(self) -> str:
+        """``<due in UTC>|<id>``, with ``-`` for an order without a running deadline."""
+        due = self.due.astimezone(UTC).strftime(CURSOR_FORMAT) if self.due else NO_DUE
+        return f"{due}|{self.id}"
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Cursor | None:
+        """The cursor in a query string, or None when absent or malformed (the first page)."""
+        due_text, sep, id_text = (raw or "").partition("|")
+        if not sep or not id_text.isdigit():
+            return None
+        if due_text == NO_DUE:
+            return cls(None, int(id_text))
+        try:
+            due = datetime.strptime(due_text, CURSOR_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return cls(due, int(id_text))
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue and the cursor of the next one (None on the last page)."""
+
+    items: list
+    after: Cursor | None
+    next_cursor: Cursor | None
+
+
+def queue_statement(filters: QueueFilters, user):
+    """The scoped, filtered select of orders for the queue (without order or paging)."""
+    statement = scoped(select(WorkOrder), WorkOrder.organisation_id).options(
+        joinedload(WorkOrder.organisation), joinedload(WorkOrder.device), joinedload(WorkOrder.assignee)
+    )
+    if filters.status:
+        statement = statement.where(WorkOrder.status == filters.status)
+    else:
+        statement = statement.where(WorkOrder.status.in_(OPEN_STATUSES))
+    if filters.severity:
+        statement = statement.where(WorkOrder.severity == filters.severity)
+    if filters.organisation:
+        statement = statement.where(WorkOrder.organisation_id == filters.organisation)
+    if filters.device:
+        device_ids = select(Device.id).where(Device.code == filters.device)
+        statement = statement.where(WorkOrder.device_id.in_(device_ids))
+    if filters.breached:
+        statement = statement.where(WorkOrder.breached.is_(filters.breached == "1"))
+    return _assignee_filter(statement, filters.assignee, user)
+
+
+def _assignee_filter(statement, assignee: str, user):
+    """Narrow to my orders, unassigned ones or one engineer's."""
+    if assignee == "me":
+        return statement.where(WorkOrder.assignee_id == user.id)
+    if assignee == "none":
+        return statement.where(WorkOrder.assignee_id.is_(None))
+    if assignee:
+        return statement.where(WorkOrder.assignee_id == int(assignee))
+    return statement
+
+
+def queue_page(filters: QueueFilters, user, after: Cursor | None, size: int) -> QueuePage:
+    """Orders by nearest deadline (none last), then id, after a cursor: keyset paging, never OFFSET.
+
+    Two index-ordered reads instead of one OR: first the orders with a deadline past the cursor, then,
+    when the page is not full, those without one by id.
+    """
+    base = queue_statement(filters, user)
+    rows: list[WorkOrder] = []
+    if after is None or after.due is not None:
+        with_due = base.where(WorkOrder.next_due.is_not(None))
+        if after is not None:
+            with_due = with_due.where(tuple_(WorkOrder.next_due, WorkOrder.id) > (after.due, after.id))
+        rows = list(db.session.scalars(with_due.order_by(WorkOrder.next_due, WorkOrder.id).limit(size + 1)))
+    if len(rows) <= size:
+        without_due = base.where(WorkOrder.next_due.is_(None))
+        if after is not None and after.due is None:
+            without_due = without_due.where(WorkOrder.id > after.id)
+        rows += db.session.scalars(without_due.order_by(WorkOrder.id).limit(size + 1 - len(rows)))
+    items = rows[:size]
+    more = len(rows) > size
+    return QueuePage(items, after, Cursor(items[-1].next_due, items[-1].id) if more else None)
+
+
+def nearest_clock(order: WorkOrder) -> str | None:
+    """The name of the running clock whose deadline is the order's nearest one."""
+    if order.next_due is None:
+        return None
+    for name in CLOCK_NAMES:
+        if getattr(order, f"state_{name}") == "running" and getattr(order, f"due_{name}") == order.next_due:
+            return name
+    return None
+
+
+def my_orders(user) -> list[WorkOrder]:
+    """The open orders assigned to a user, nearest deadline first."""
+    statement = (
+        scoped(select(WorkOrder), WorkOrder.organisation_id)
+        .options(joinedload(WorkOrder.organisation), joinedload(WorkOrder.device))
+        .where(WorkOrder.assignee_id == user.id, WorkOrder.status.in_(OPEN_STATUSES))
+        .order_by(WorkOrder.next_due.asc().nulls_last(), WorkOrder.id)
+    )
+    return list(db.session.scalars(statement))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Choices and look-ups for the desk's forms
+# ----------------------------------------------------------------------------------------------------------
+
+
+def visible_organisations() -> list[Organisation]:
+    """The active organisations the current user may see, by name."""
+    statement = scoped(select(Organisation), Organisation.id).where(Organisation.active.is_(True))
+    return list(db.session.scalars(statement.order_by(Organisation.name)))
+
+
+def visible_engineers() -> list[User]:
+    """Active engineers of providers contracted by an organisation the current user may see."""
+    providers = scoped(select(Contract.provider_id), Contract.organisation_id)
+    statement = select(User).where(User.role == ENGINEER, User.active.is_(True),
+                                   User.provider_id.in_(providers))
+    return list(db.session.scalars(statement.order_by(User.username)))
+
+
+def provider_engineers(order: WorkOrder) -> list[User]:
+    """The active engineers of the order's contracted provider (PK-4.1: no subcontracting)."""
+    if order.contract is None:
+        return []
+    statement = select(User).where(User.role == ENGINEER, User.active.is_(True),
+                                   User.provider_id == order.contract.provider_id)
+    return list(db.session.scalars(statement.order_by(User.username)))
+
+
+def find_devices(text: str, limit: int = LOOKUP_LIMIT) -> list[Device]:
+    """Visible devices whose code or address contains the text, exact code matches first."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    statement = (
+        scoped(select(Device), Device.organisation_id)
+        .options(joinedload(Device.organisation))
+        .where(or_(Device.code.icontains(text, autoescape=True),
+                   Device.address.icontains(text, autoescape=True)))
+        .order_by(case((func.lower(Device.code) == text.lower(), 0), else_=1), Device.code)
+        .limit(limit)
+    )
+    return list(db.session.scalars(statement))
+
+
+def device_by_code(code: str) -> Device | None:
+    """The visible device with exactly this code (letters in any case), or None."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    statement = scoped(select(Device), Device.organisation_id).where(func.lower(Device.code) == code.lower())
+    return db.session.scalars(statement).first()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The SLA dashboard
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _scoped_orders(statement):
+    return scoped(statement, WorkOrder.organisation_id)
+
+
+def open_by_severity() -> dict[tuple[str, str | None], int]:
+    """Open orders per (standard, severity)."""
+    statement = _scoped_orders(
+        select(WorkOrder.standard, WorkOrder.severity, func.count())
+        .where(WorkOrder.status.in_(OPEN_STATUSES))
+        .group_by(WorkOrder.standard, WorkOrder.severity)
+    )
+    return {(standard, severity): number for standard, severity, number in db.session.execute(statement)}
+
+
+@dataclass(frozen=True)
+class ClockAtRisk:
+    """A running clock with 80% or more of its time used and its deadline still ahead."""
+
+    order: WorkOrder
+    clock: str
+    due: datetime
+    used: Decimal
+
+
+def clocks_at_risk(now: datetime, limit: int = RISK_LIMIT) -> tuple[int, list[ClockAtRisk]]:
+    """How many running clocks of open, unpaused orders are at 80% or more, and the nearest ones."""
+    total, found = 0, []
+    for name in CLOCK_NAMES:
+        due, warn, state = (getattr(WorkOrder, f"{part}_{name}") for part in ("due", "warn", "state"))
+        condition = (state == "running", warn <= now, due > now,
+                     WorkOrder.status.in_(OPEN_STATUSES), WorkOrder.status != "paused")
+        counted = select(func.count()).select_from(WorkOrder).where(*condition)
+        total += db.session.scalar(_scoped_orders(counted))
+        nearest = select(WorkOrder).options(joinedload(WorkOrder.organisation)).where(*condition)
+        orders = db.session.scalars(_scoped_orders(nearest.order_by(due).limit(limit)))
+        found += [_at_risk(order, name, now) for order in orders]
+    return total, sorted(found, key=lambda row: row.due)[:limit]
+
+
+def _at_risk(order: WorkOrder, name: str, now: datetime) -> ClockAtRisk:
+    """The share of a clock's time used so far (from its 80% mark back to its start)."""
+    due, warn = getattr(order, f"due_{name}"), getattr(order, f"warn_{name}")
+    length = (due - warn) * 5  # the 80% mark sits a fifth of the clock's length before the deadline
+    start = due - length
+    used = Decimal((now - start) / length).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return ClockAtRisk(order, name, due, used)
+
+
+def breaches_between(start: datetime, end: datetime, now: datetime) -> dict[str, int]:
+    """Clocks whose deadline fell in [start, end) and was missed, per clock; overdue running clocks count
+    even before the sweep marks them."""
+    counts = {}
+    for name in CLOCK_NAMES:
+        due, state = getattr(WorkOrder, f"due_{name}"), getattr(WorkOrder, f"state_{name}")
+        overdue = (state == "running") & (due <= now) & (WorkOrder.status != "paused") \
+            & WorkOrder.status.in_(OPEN_STATUSES)
+        statement = select(func.count()).select_from(WorkOrder).where(
+            due >= start, due < end, or_(state == "breached", overdue)
+        )
+        counts[name] = db.session.scalar(_scoped_orders(statement))
+    return counts
+
+
+@dataclass(frozen=True)
+class Month:
+    """A calendar month in the deployment's time zone, as UTC instants [start, end)."""
+
+    label: str
+    start: datetime
+    end: datetime
+
+
+def months_until(now: datetime, zone: str, count: int) -> list[Month]:
+    """The ``count`` calendar months ending with the one ``now`` falls in (local zone), oldest first."""
+    tz = ZoneInfo(zone)
+    local = now.astimezone(tz)
+    year, month = local.year, local.month
+    firsts = []
+    for _step in range(count + 1):
+        firsts.append((year, month))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    firsts.reverse()
+    starts = [datetime(y, m, 1, tzinfo=tz).astimezone(UTC) for y, m in firsts[1:]]
+    ends = [*starts[1:], _next_month(firsts[-1], tz)]
+    return [Month(f"{y:04d}-{m:02d}", start, end)
+            for (y, m), start, end in zip(firsts[1:], starts, ends, strict=True)]
+
+
+def _next_month(year_month: tuple[int, int], tz: ZoneInfo) -> datetime:
+    year, month = year_month
+    year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return datetime(year, month, 1, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Mttr:
+    """Mean time to repair of one severity in one month: how many orders and their total repair seconds."""
+
+    count: int = 0
+    total_seconds: int = 0
+
+    @property
+    def mean_seconds(self) -> Decimal | None:
+        """The exact mean in seconds (None without repaired orders)."""
+        return Decimal(self.total_seconds) / self.count if self.count else None
+
+    @property
+    def mean_hours(self) -> Decimal | None:
+        """The mean in hours, to two decimals."""
+        mean = self.mean_seconds
+        return None if mean is None else (mean / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@dataclass
+class MttrTable:
+    """MTTR per (standard, severity) per month."""
+
+    months: list[Month]
+    cells: dict[tuple[str, str, int], Mttr] = field(default_factory=dict)
+
+    def cell(self, standard: str, severity: str, month_index: int) -> Mttr:
+        """The figure of one severity in one month (zero orders when none were repaired)."""
+        return self.cells.get((standard, severity, month_index), Mttr())
+
+    def series(self, standard: str, severity: str) -> list[tuple[str, Decimal | None, int]]:
+        """(month, mean hours, orders) of one severity, oldest month first (for a chart)."""
+        found = []
+        for index, month in enumerate(self.months):
+            cell = self.cell(standard, severity, index)
+            found.append((month.label, cell.mean_hours, cell.count))
+        return found
+
+
+def mttr_by_month(months: list[Month]) -> MttrTable:
+    """Mean time to repair of the orders resolved in each month, per standard and severity (PK-5.2)."""
+    bucket = case(*[(WorkOrder.resolved_at < month.end, index) for index, month in enumerate(months)])
+    inner = _scoped_orders(
+        select(WorkOrder.standard, WorkOrder.severity, bucket.label("month"), WorkOrder.repair_seconds)
+        .where(WorkOrder.resolved_at >= months[0].start, WorkOrder.resolved_at < months[-1].end,
+               WorkOrder.repair_seconds.is_not(None), WorkOrder.severity.is_not(None))
+    ).subquery()
+    keys = (inner.c.standard, inner.c.severity, inner.c.month)
+    statement = select(*keys, func.count(), func.sum(inner.c.repair_seconds)).group_by(*keys)
+    table = MttrTable(months)
+    for standard, severity, month, number, total in db.session.execute(statement):
+        table.cells[(standard, severity, int(month))] = Mttr(number, int(total))
+    return table
+
+
+def month_of(now: datetime, zone: str) -> Month:
+    """The calendar month ``now`` falls in."""
+    return months_until(now, zone, 1)[0]
