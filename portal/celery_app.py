@@ -1,11 +1,13 @@
 """The Celery app for production workers and the beat scheduler.
 
-    PORTAL_JOBS_BACKEND=celery PORTAL_REDIS_URL=redis://127.0.0.1:6379/0 celery -A portal.celery_app worker
-    PORTAL_REDIS_URL=redis://127.0.0.1:6379/0 celery -A portal.celery_app beat
+    celery -A portal.celery_app worker --loglevel=INFO
+    celery -A portal.celery_app beat --loglevel=INFO
 
-Built from the Flask app with the same PORTAL_* settings as the web process, so every task runs inside
-the app's context on the same database. The tasks are the named jobs of ``portal.jobs`` (``sla.sweep``,
-``notify.dispatch``); beat queues the periodic ones every minute.
+Built from the Flask app with the same PORTAL_* settings as the web process (which needs
+``PORTAL_JOBS_BACKEND=celery`` to queue its jobs on Redis instead of running them itself), so every task
+runs inside the app's context on the same database. The tasks are the named jobs of ``portal.jobs``
+(``sla.sweep``, ``notify.dispatch``); beat queues the periodic ones every minute. Jobs a task queues go to
+Redis as well.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from portal import create_app
 from portal.extensions import db
 from portal.jobs import celery_for
 
-flask_app = create_app()
+flask_app = create_app({"PORTAL_JOBS_BACKEND": "celery"})
 celery = celery_for(flask_app)
 
 

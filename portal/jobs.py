@@ -5,8 +5,8 @@ runs inside an app context with a clean database session, on whichever backend t
 
 - in-process (default): a small thread pool in the web process, or at once when ``PORTAL_JOBS_EAGER`` is
   set (tests, and CLI commands that must finish before they return). The web process also runs the
-  periodic jobs (``PERIODIC``) every minute on a daemon thread started by its first request, so no
-  extra service is needed;
+  periodic jobs (``PERIODIC``) every minute on a daemon thread its first request starts (``init_app``;
+  not under TESTING), so no extra service is needed;
 - Celery (``PORTAL_JOBS_BACKEND=celery``): messages go to Redis (``PORTAL_REDIS_URL``) and the workers
   of ``celery -A portal.celery_app worker`` run them; ``celery -A portal.celery_app beat`` queues the
   periodic jobs.
@@ -198,8 +198,14 @@ def init_app(app: Flask) -> None:
     """Check the backend setting and start the in-process scheduler with the first request served, so
     CLI commands (migrations, imports) never start it and each web worker process runs one."""
     backend(app)
-    if wants_scheduler(app):
-        app.before_request(lambda: start_scheduler(app) and None)
+    if not wants_scheduler(app):
+        return
+
+    @app.before_request
+    def start_periodic_jobs() -> None:
+        """Start this process's scheduler when it serves its first request."""
+        if _scheduler is None:
+            start_scheduler(app)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -90,13 +90,18 @@ def test_the_scheduler_runs_the_periodic_jobs(app, world):
     assert not scheduler.thread.is_alive()
 
 
-def test_the_web_process_starts_no_scheduler_while_testing_or_with_celery(app):
-    assert app.testing and not jobs.wants_scheduler(app)
-    app.config.update(TESTING=False, PORTAL_JOBS_BACKEND="celery")
-    assert not jobs.wants_scheduler(app)
-    app.config.update(PORTAL_JOBS_BACKEND="inprocess")
-    assert jobs.wants_scheduler(app)
-    app.config.update(TESTING=True)
+def starts_scheduler(app) -> bool:
+    """Whether init_app made the app start the periodic jobs with its first request."""
+    jobs.init_app(app)
+    return any(func.__name__ == "start_periodic_jobs" for funcs in app.before_request_funcs.values()
+               for func in funcs)
+
+
+def test_the_web_process_starts_no_scheduler_while_testing_or_with_celery(app_factory):
+    assert not starts_scheduler(app_factory())
+    assert not starts_scheduler(app_factory(TESTING=False, PORTAL_JOBS_BACKEND="celery"))
+    assert not starts_scheduler(app_factory(TESTING=False, PORTAL_JOBS_EAGER=True))
+    assert starts_scheduler(app_factory(TESTING=False))
 
 
 # --------------------------------------------------------------------------------------------------------

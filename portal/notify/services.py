@@ -125,7 +125,7 @@ def order_url(order: WorkOrder) -> str:
     try:
         path = adapter.build(ORDER_ENDPOINT, {"number": order.number})
     except BuildError:
-        path = f"/work-orders/{order.number}"
+        path = f"/orders/{order.number}"  # the desk blueprint's URL, for apps built without it
     return f"{current_app.config.get('PORTAL_BASE_URL', '')}{path}"
 
 

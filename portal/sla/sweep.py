@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    exists,
     func,
     literal,
     literal_column,
@@ -60,6 +61,8 @@ RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock
 LOCK_KEY = 0x504F5254414C01  # "PORTAL" + 1: the sweep's advisory lock
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 ACTOR = "system"
+NOTIFICATION_COLUMNS = ["work_order_id", "clock", "kind", "recipient_id", "channel", "status", "attempts",
+                        "error", "created_at"]
 
 orders = WorkOrder.__table__
 events = WorkOrderEvent.__table__
@@ -185,10 +188,6 @@ def notification_rows(source, kind: str, recipients, channels, now: datetime):
     return union_all(*selects)
 
 
-NOTIFICATION_COLUMNS = ["work_order_id", "clock", "kind", "recipient_id", "channel", "status", "attempts",
-                        "error", "created_at"]
-
-
 def breach_notifications(dialect_name: str, breach, channels, now: datetime):
     """INSERT the breach notifications: assignee, the provider's clerks, the organisation's requesters."""
     desk = breach.join(contracts, contracts.c.id == breach.c.contract_id).join(
@@ -226,6 +225,13 @@ def mark_breached(dialect_name: str, now: datetime):
     )
 
 
+def already_warned(order_id, clock: str, recipient_id):
+    """A warning about this clock is queued for the recipient (a probe of the unique index): most clocks
+    past their 80% mark were warned by an earlier sweep, and skipping them is cheaper than a conflict."""
+    return exists().where(notifications.c.work_order_id == order_id, notifications.c.clock == clock,
+                          notifications.c.kind == "warning", notifications.c.recipient_id == recipient_id)
+
+
 def warning_notifications(dialect_name: str, channels, now: datetime):
     """INSERT a warning to the assignee of each clock running past its 80% mark."""
     candidates = (
@@ -238,7 +244,8 @@ def warning_notifications(dialect_name: str, channels, now: datetime):
     warned = union_all(*(
         select(candidates.c.id.label("work_order_id"), sql_string(name).label("clock"),
                candidates.c.assignee_id)
-        .where(candidates.c[f"warn_{name}"] == 1)
+        .where(candidates.c[f"warn_{name}"] == 1,
+               not_(already_warned(candidates.c.id, name, candidates.c.assignee_id)))
         for name in CLOCK_NAMES
     )).cte("warning")
     recipients = [(warned.join(users, users.c.id == warned.c.assignee_id), true())]
