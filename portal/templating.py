@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -15,6 +15,17 @@ from portal.web import query_string
 def local_datetime(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     """An instant in the deployment's time zone, or '' when empty."""
     return format_datetime(value, fmt) if value else ""
+
+
+def current_locale() -> str:
+    """The active interface language as one of PORTAL_LOCALES (Babel may expand zh_CN to zh_Hans_CN)."""
+    active = get_locale()
+    supported = current_app.config["PORTAL_LOCALES"]
+    if active is None:
+        return supported[0]
+    exact = str(active)
+    return exact if exact in supported else next(
+        (code for code in supported if code.split("_")[0] == active.language), supported[0])
 
 
 def menu() -> list:
@@ -35,6 +46,6 @@ def configure(app: Flask) -> None:
         plugins=registry,
         role_labels=ROLE_LABELS,
         locale_names=LOCALE_NAMES,
-        current_locale=lambda: str(get_locale()),
+        current_locale=current_locale,
         query_string=lambda **changes: query_string(request.args.to_dict(), **changes),
     )
