@@ -171,7 +171,7 @@ class Worker:
                 self.process.kill()
                 self.process.wait(10)
         client = redis.Redis.from_url(self.env["PORTAL_REDIS_URL"])
-        client.delete(self.queue)
+        client.delete(self.queue, *client.keys(f"*{self.queue}*"))
         client.close()
 
 
