@@ -25,6 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_security(app)
     configure_errors(app)
     configure_audit(app)
+    configure_jobs(app)
     configure_cli(app)
     return app
 
@@ -107,6 +108,13 @@ def configure_audit(app: Flask) -> None:
     from portal.audit import listeners
 
     listeners.install()
+
+
+def configure_jobs(app: Flask) -> None:
+    """Background jobs: in the web process by default, on Celery workers with PORTAL_JOBS_BACKEND=celery."""
+    from portal import jobs
+
+    jobs.init_app(app)
 
 
 def configure_cli(app: Flask) -> None:

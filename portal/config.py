@@ -50,6 +50,7 @@ def from_environment() -> dict:
         "PORTAL_LOGIN_LIMIT": env("PORTAL_LOGIN_LIMIT", "5 per minute;30 per hour"),
         "RATELIMIT_STORAGE_URI": env("PORTAL_RATELIMIT_STORAGE_URL", "memory://"),
         "SESSION_COOKIE_SECURE": env("PORTAL_SECURE_COOKIES", "0") == "1",
+        "PORTAL_SCHEDULER": env("PORTAL_SCHEDULER", "1") != "0",
     }
 
 

@@ -181,8 +181,10 @@ _scheduler: Scheduler | None = None
 
 
 def wants_scheduler(app: Flask) -> bool:
-    """The web process runs the periodic jobs unless testing, eager, or Celery beat does it."""
-    return not app.testing and not is_eager(app) and backend(app) == "inprocess"
+    """The web process runs the periodic jobs unless switched off (PORTAL_SCHEDULER=0), testing, eager, or
+    Celery beat does it."""
+    return app.config.get("PORTAL_SCHEDULER", True) and not app.testing and not is_eager(app) \
+        and backend(app) == "inprocess"
 
 
 def start_scheduler(app: Flask) -> Scheduler | None:

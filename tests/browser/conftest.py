@@ -24,7 +24,8 @@ from tests import factories
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
-LIVE_SETTINGS = {"TESTING": False, "WTF_CSRF_ENABLED": True, "PORTAL_JOBS_EAGER": False}
+LIVE_SETTINGS = {"TESTING": False, "WTF_CSRF_ENABLED": True, "PORTAL_JOBS_EAGER": False,
+                 "PORTAL_SCHEDULER": False}
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 15_000
