@@ -375,6 +375,18 @@ def test_far_police_device_arrival_is_per_contract(client, world):
     assert 'data-clock="arrival" data-state="per_contract"' in page
 
 
+def test_an_order_of_a_disabled_standard_still_opens_without_clocks(app_factory, world):
+    order = log(world, org=world.campus, severity="general")
+    police_only = app_factory(PORTAL_PLUGINS=["police_kiosk"])
+    if "workorders" not in police_only.blueprints:
+        police_only.register_blueprint(bp)
+    client = police_only.test_client()
+    client.post("/login", data={"username": "clerk", "password": factories.PASSWORD})
+    response = client.get(f"/orders/{order.number}")
+    assert response.status_code == 200 and 'id="no-clocks"' in text(response)
+    assert row_ids(text(client.get("/orders/"))) == [order.id]
+
+
 def test_a_step_button_moves_the_order_in_place(client, world):
     order = log(world)
     sign_in(client, "clerk")

@@ -56,6 +56,7 @@ CLOCK_STATE_LABELS = {
     "breached": _l("Breached"),
     "paused": _l("Paused"),
     "none": _l("Not applicable"),
+    "not_started": _l("Not started"),
     "per_contract": _l("Per contract"),
     "remote": _l("Remote service"),
 }
