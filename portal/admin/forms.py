@@ -12,9 +12,11 @@ from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
+    EmailField,
     PasswordField,
     SelectField,
     StringField,
+    TelField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -48,11 +50,10 @@ def positive_hours(form, field) -> None:
         raise ValidationError(_l("Enter a number of hours greater than 0."))
 
 
-def text(label, *validators, max_length: int, required: bool = False, **kwargs) -> StringField:
-    """A trimmed text field limited to the column's length."""
+def text(label, *validators, max_length: int, required: bool = False, kind=StringField, **kwargs):
+    """A trimmed text field limited to the column's length; ``kind`` picks the input (e.g. TelField)."""
     first = DataRequired() if required else Optional()
-    return StringField(label, [first, Length(max=max_length), *validators], filters=[strip], default="",
-                       **kwargs)
+    return kind(label, [first, Length(max=max_length), *validators], filters=[strip], default="", **kwargs)
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -99,8 +100,8 @@ class OrganisationForm(AdminForm):
     standard = SelectField(_l("Service standard"), validators=[DataRequired()],
                            invalid_choice_message=_l("Choose one of the enabled standards."))
     contact_name = text(_l("Contact name"), max_length=80)
-    contact_phone = text(_l("Contact phone"), max_length=40)
-    contact_email = text(_l("Contact e-mail"), EMAIL, max_length=120)
+    contact_phone = text(_l("Contact phone"), max_length=40, kind=TelField)
+    contact_email = text(_l("Contact e-mail"), EMAIL, max_length=120, kind=EmailField)
     address = text(_l("Address"), max_length=300)
     active = BooleanField(_l("Active"), default=True)
 
@@ -115,7 +116,7 @@ class ProviderForm(AdminForm):
     name = text(_l("Name"), max_length=200, required=True)
     licence_number = text(_l("Business licence number"), max_length=60)
     contact_name = text(_l("Contact name"), max_length=80)
-    contact_phone = text(_l("Contact phone"), max_length=40)
+    contact_phone = text(_l("Contact phone"), max_length=40, kind=TelField)
     address = text(_l("Address"), max_length=300)
     active = BooleanField(_l("Active"), default=True)
 
@@ -171,7 +172,7 @@ class ServicePointForm(AdminForm):
     code = text(_l("Code"), NO_SPACES, max_length=40, required=True)
     name = text(_l("Name"), max_length=200, required=True)
     address = text(_l("Address"), max_length=300)
-    phone = text(_l("Phone"), max_length=40)
+    phone = text(_l("Phone"), max_length=40, kind=TelField)
     organisation_id = SelectField(_l("Organisation"), coerce=optional_id, validators=[DataRequired()])
     provider_id = SelectField(_l("Provider"), coerce=optional_id, validators=[Optional()])
 
@@ -208,8 +209,8 @@ class UserForm(AdminForm):
                                   description=_l("Requesters; auditors of one organisation."))
     provider_id = SelectField(_l("Provider"), coerce=optional_id, validators=[Optional()],
                               description=_l("Clerks and engineers; auditors of one provider."))
-    email = text(_l("E-mail"), EMAIL, max_length=120)
-    phone = text(_l("Phone"), max_length=40)
+    email = text(_l("E-mail"), EMAIL, max_length=120, kind=EmailField)
+    phone = text(_l("Phone"), max_length=40, kind=TelField)
     active = BooleanField(_l("Active"), default=True,
                           description=_l("A deactivated user is signed out at once and cannot sign in."))
 
