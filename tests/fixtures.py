@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import g
 
 _INSTANCE = Path(tempfile.mkdtemp(prefix="portal-test-instance-"))
 os.environ["PORTAL_INSTANCE_PATH"] = str(_INSTANCE)
@@ -128,6 +129,13 @@ def database_url(databases, backend):
     database.reset(url)
 
 
+def fresh_request_globals() -> None:
+    """Start each test request with an empty ``g``, as in production. The test's own app context stays
+    pushed (for db.session), and Flask reuses it for requests, so without this the signed-in user and the
+    organisation scope cached on ``g`` would leak from one request (and user) to the next."""
+    g.__dict__.clear()
+
+
 @pytest.fixture
 def app_factory(database_url):
     """Build apps on this test's database with extra settings (e.g. CSRF on)."""
@@ -135,6 +143,7 @@ def app_factory(database_url):
 
     def make(**overrides):
         app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+        app.before_request_funcs.setdefault(None, []).insert(0, fresh_request_globals)
         built.append(app)
         return app
 

@@ -17,6 +17,10 @@ from portal.specs import DashboardPanel, MenuItem
 def portal_menu_items(user):
     """The core's navigation: devices, forms, audit trail and administration."""
     return [
+        MenuItem(_l("Service desk"), "workorders.queue", "order.view", order=5),
+        MenuItem(_l("My orders"), "workorders.mine", "order.step", order=6),
+        MenuItem(_l("Report a fault"), "workorders.new", "order.create", order=7),
+        MenuItem(_l("SLA dashboard"), "workorders.dashboard", "order.view", order=8),
         MenuItem(_l("Devices"), "devices.index", "device.view", order=10),
         MenuItem(_l("Forms"), "forms.index", "form.view", order=20),
         MenuItem(_l("Audit trail"), "audit.index", "audit.view", order=80),
