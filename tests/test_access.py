@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.plugins import registry
+from portal.types import utcnow
+from portal.workorders import services
 from tests import factories
 
 ROLES = ("anonymous", "admin", "clerk", "engineer", "requester", "auditor")
@@ -53,6 +55,11 @@ def record(name: str, attribute: str) -> Callable[..., dict]:
     return lambda world: {name: getattr(world, attribute).id}
 
 
+def order(organisation: str) -> Callable[..., dict]:
+    """URL arguments {number: the number of the work order logged for that organisation}."""
+    return lambda world: {"number": world.orders[organisation]}
+
+
 def fixed(**values) -> Callable[..., dict]:
     """URL arguments that do not depend on the world."""
     return lambda world: values
@@ -62,6 +69,7 @@ ADMIN_ONLY = "302 200 403 403 403 403"
 SIGNED_IN = "302 200 200 200 200 200"
 DEVICE_EDITORS = "302 200 200 403 403 403"
 AUDITORS = "302 200 403 403 403 200"
+ORDER_LOGGERS = "302 200 200 403 200 403"
 
 CASES = (
     #    endpoint                          anon adm clerk eng req aud   URL arguments
@@ -115,6 +123,17 @@ CASES = (
     Case("forms.submissions",              SIGNED_IN, police_form),
     Case("forms.submission",               "302 404 404 404 404 404",
          lambda world: {**police_form(world), "submission_id": MISSING}),
+    # Work orders: everyone signed in sees their organisations' orders; the desk, admins and requesters log.
+    Case("workorders.queue",               SIGNED_IN),
+    Case("workorders.mine",                SIGNED_IN),
+    Case("workorders.dashboard",           SIGNED_IN),
+    Case("workorders.new",                 ORDER_LOGGERS),
+    Case("workorders.device_lookup",       ORDER_LOGGERS, fixed(q="PK")),
+    Case("workorders.classify",            ORDER_LOGGERS),
+    Case("workorders.detail",              SIGNED_IN, order("police")),
+    Case("workorders.detail",              "302 200 200 200 404 404", order("campus")),
+    Case("workorders.detail",              "302 200 404 404 404 404", order("other")),
+    Case("workorders.detail",              "302 404 404 404 404 404", fixed(number="WO-NO-SUCH")),
     # Personal API tokens: every role that may use the API (auditors only read in the browser).
     Case("tokens.index",                   "302 200 200 200 200 403"),
     # The JSON API ignores the sign-in session (it is exempt from CSRF): without a bearer token, 401 for all.
@@ -143,9 +162,24 @@ def test_every_get_route_is_classified(app):
     assert sorted(listed - routes) == [], "these endpoints no longer exist"
 
 
+def log_order(organisation, clerk) -> str:
+    """A phone report logged by a provider's clerk; its order number."""
+    new = services.NewOrder(organisation=organisation, summary="屏幕无显示", device=None, channel="phone",
+                            severity="urgent" if organisation.standard == "police_kiosk" else "general",
+                            reported_at=utcnow())
+    with current_app.test_request_context():
+        order = services.create_order(new, clerk)
+        db.session.commit()
+    return order.number
+
+
 @pytest.fixture
 def portal(app_factory, world):
-    """The portal with each request in its own app context (nothing cached in ``g`` across requests)."""
+    """The portal with each request in its own app context (nothing cached in ``g`` across requests), and
+    one work order in each organisation."""
+    world.orders = {"police": log_order(world.police, world.clerk),
+                    "campus": log_order(world.campus, world.clerk),
+                    "other": log_order(world.other, world.other_clerk)}
     return app_factory()
 
 
