@@ -11,6 +11,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.audit.services import acting_as, verify_chain
 from portal.auth.roles import ORGANISATION_ROLES, PROVIDER_ROLES, ROLES
@@ -52,7 +53,8 @@ def find_employer(code: str | None, role: str):
 @users.command("create")
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--org", "org_code", help="Organisation code (requester, auditor) or provider code (clerk, engineer).")
+@click.option("--org", "org_code",
+              help="Organisation code (requester, auditor) or provider code (clerk, engineer).")
 @click.option("--password", help="Password; a random one is generated and printed when omitted.")
 @click.option("--name", "display_name", default="", help="Display name.")
 @with_appcontext
@@ -133,6 +135,9 @@ def main(argv: list[str] | None = None) -> None:
                        help="The O&M service portal.")
     try:
         group.main(args=argv, prog_name="portal", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.format_message(), err=True)
+        sys.exit(2)
     except click.UsageError as error:
         click.echo(f"error: {error.format_message()}", err=True)
         sys.exit(2)
@@ -143,3 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        click.echo(f"error: database not reachable or not migrated ('portal db upgrade'): {reason}", err=True)
+        sys.exit(1)

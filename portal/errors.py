@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, make_response, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.web import wants_fragment
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -17,17 +19,20 @@ def _messages() -> dict[int, tuple[str, str]]:
         404: (_("Page not found"), _("There is no such page, or it is not visible to you.")),
         405: (_("Method not allowed"), _("This page does not accept that kind of request.")),
         413: (_("File too large"), _("The uploaded file is larger than the portal accepts.")),
-        429: (_("Too many attempts"), _("Too many attempts in a short time. Please wait a minute and retry.")),
+        429: (_("Too many attempts"),
+              _("Too many attempts in a short time. Please wait a minute and retry.")),
         500: (_("Something went wrong"), _("The portal hit an error. It has been logged; please retry.")),
     }
 
 
-def render_error(code: int, detail: str | None = None):
+def render_error(code: int, detail: str | None = None) -> Response:
     """Render the error page for a status code."""
     title, text = _messages().get(code, _messages()[500])
-    fragment = bool(getattr(request, "htmx", False))
-    template = "errors/fragment.html" if fragment else "errors/page.html"
-    return render_template(template, code=code, title=title, text=detail or text), code
+    # A boosted navigation swaps the whole body, so it gets the whole page; other htmx requests a fragment.
+    template = "errors/fragment.html" if wants_fragment() else "errors/page.html"
+    response = make_response(render_template(template, code=code, title=title, text=detail or text), code)
+    response.headers.add("Vary", "HX-Request")
+    return response
 
 
 def handle_csrf(error: CSRFError):
@@ -37,8 +42,12 @@ def handle_csrf(error: CSRFError):
 
 
 def handle_http(error: HTTPException):
-    """Any HTTP error raised by a view."""
-    return render_error(error.code or 500)
+    """Any HTTP error raised by a view, keeping the headers it carries (e.g. Allow on a 405)."""
+    response = render_error(error.code or 500)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_unexpected(error: Exception):
