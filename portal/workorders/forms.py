@@ -7,25 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from portal.workorders.models import CHANNELS, SERVICE_TYPES
+from portal.workorders.models import CHANNELS, SERVICE_TYPES, STEP_LABELS  # noqa: F401 (re-exported)
 from portal.workorders.services import STEPS
 
-STEP_LABELS = {
-    "accept": _l("Accept"),
-    "respond": _l("Responded"),
-    "arrive": _l("Arrived on site"),
-    "resolve": _l("Resolved"),
-    "follow_up": _l("Follow-up visit done"),
-    "close": _l("Close"),
-    "pause": _l("Pause"),
-    "resume": _l("Resume"),
-    "extend": _l("Extend the deadline"),
-    "spare_provided": _l("Spare unit provided"),
-    "factory_out": _l("Sent to the factory"),
-    "factory_back": _l("Back from the factory"),
-    "reopen": _l("Reopen"),
-    "assign": _l("Assign"),
-}
 EVENT_LABELS = {
     "report": _l("Reported"),
     "accept": _l("Accepted"),

@@ -58,6 +58,22 @@ SERVICE_TYPES = {
     "emergency_support": _l("Emergency support"),
     "abnormal_account": _l("Abnormal account handling"),
 }
+STEP_LABELS = {
+    "accept": _l("Accept"),
+    "respond": _l("Responded"),
+    "arrive": _l("Arrived on site"),
+    "resolve": _l("Resolved"),
+    "follow_up": _l("Follow-up visit done"),
+    "close": _l("Close"),
+    "pause": _l("Pause"),
+    "resume": _l("Resume"),
+    "extend": _l("Extend the deadline"),
+    "spare_provided": _l("Spare unit provided"),
+    "factory_out": _l("Sent to the factory"),
+    "factory_back": _l("Back from the factory"),
+    "reopen": _l("Reopen"),
+    "assign": _l("Assign"),
+}
 CLOCK_NAMES = ("response", "arrival", "repair", "factory")
 CLOCK_STATES = ("running", "met", "breached")
 

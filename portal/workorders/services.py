@@ -21,6 +21,8 @@ from portal.workorders.models import (
     CLOCK_NAMES,
     OPEN_STATUSES,
     SERVICE_TYPES,
+    STATUSES,
+    STEP_LABELS,
     WorkOrder,
     WorkOrderEvent,
 )
@@ -248,7 +250,7 @@ def check_allowed(order: WorkOrder, step_name: str, standard) -> Step:
         allowed = ("followed_up",)
     if order.status not in allowed:
         raise IllegalStep("illegal_step", _("The step “%(step)s” is not allowed while the order is %(status)s.",
-                                            step=step_name, status=order.status))
+                                            step=STEP_LABELS[step_name], status=STATUSES[order.status]))
     return step
 
 
