@@ -76,7 +76,6 @@ def configure_blueprints(app: Flask) -> None:
     from portal.devices.public import bp as public_bp
     from portal.devices.views import bp as devices_bp
     from portal.forms.views import bp as forms_bp
-
     from portal.workorders.views import bp as workorders_bp
 
     for blueprint in (core_bp, auth_bp, devices_bp, public_bp, forms_bp, admin_bp, audit_bp, workorders_bp):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from types import SimpleNamespace
-
 from functools import cache
+from types import SimpleNamespace
 
 from werkzeug.security import generate_password_hash
 
@@ -68,7 +67,8 @@ def world() -> SimpleNamespace:
     police = Organisation(code="TJPSB", name="天津市公安局和平分局", standard="police_kiosk")
     campus = Organisation(code="CCNU", name="华中师范大学信息化办公室", standard="campus_card")
     other = Organisation(code="OTHER", name="其他公安分局", standard="police_kiosk")
-    prov_a, prov_b = Provider(code="PROV-A", name="津安运维服务有限公司"), Provider(code="PROV-B", name="另一家运维公司")
+    prov_a = Provider(code="PROV-A", name="津安运维服务有限公司")
+    prov_b = Provider(code="PROV-B", name="另一家运维公司")
     contracts = [
         Contract(number="HT-2026-001", organisation=police, provider=prov_a, standard="police_kiosk",
                  starts_on=date(2026, 1, 1), far_arrival_hours=Decimal("6")),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from portal.auth.models import User
-
 
 def test_home_redirects_anonymous_to_sign_in(client):
     response = client.get("/")
