@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.plugins import registry
-from portal.types import utcnow
-from portal.workorders import services
 from tests import factories
+from tests.test_admin import log_order
 
 ROLES = ("anonymous", "admin", "clerk", "engineer", "requester", "auditor")
 MISSING = 999_999
@@ -160,17 +159,6 @@ def test_every_get_route_is_classified(app):
     routes = get_routes(app)
     assert sorted(routes - listed) == [], "add these GET routes to the access table"
     assert sorted(listed - routes) == [], "these endpoints no longer exist"
-
-
-def log_order(organisation, clerk) -> str:
-    """A phone report logged by a provider's clerk; its order number."""
-    new = services.NewOrder(organisation=organisation, summary="屏幕无显示", device=None, channel="phone",
-                            severity="urgent" if organisation.standard == "police_kiosk" else "general",
-                            reported_at=utcnow())
-    with current_app.test_request_context():
-        order = services.create_order(new, clerk)
-        db.session.commit()
-    return order.number
 
 
 @pytest.fixture

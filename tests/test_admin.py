@@ -7,14 +7,29 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
+from portal.admin import services
 from portal.auth.models import User
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation, Provider, ServicePoint
+from portal.types import utcnow
+from portal.workorders import services as orders
 from tests import factories
 
 NEW_PASSWORD = "a-new-long-password"
+
+
+def log_order(organisation, clerk) -> str:
+    """A phone report logged by a provider's clerk; its order number."""
+    new = orders.NewOrder(organisation=organisation, summary="屏幕无显示", device=None, channel="phone",
+                          severity="urgent" if organisation.standard == "police_kiosk" else "general",
+                          reported_at=utcnow())
+    with current_app.test_request_context():
+        order = orders.create_order(new, clerk)
+        db.session.commit()
+    return order.number
 
 
 def count(model) -> int:
@@ -327,9 +342,20 @@ def test_edit_and_delete_contract(admin, world):
     assert db.session.get(Contract, contract.id) is None
 
 
-def test_a_check_violation_from_the_database_becomes_a_field_message(app, world):
-    from portal.admin import services
+def test_contract_with_work_orders_is_not_deleted(admin, world):
+    log_order(world.other, world.other_clerk)
+    contract = db.session.scalar(select(Contract).where(Contract.number == "HT-2026-003"))
+    admin.get("/lang/en")
+    page = admin.get(f"/admin/contracts/{contract.id}").get_data(as_text=True)
+    assert "work orders: 1" in page and f"/admin/contracts/{contract.id}/delete" not in page
+    response = admin.post(f"/admin/contracts/{contract.id}/delete")
+    assert response.headers["Location"].endswith(f"/admin/contracts/{contract.id}")
+    db.session.expire_all()
+    assert db.session.get(Contract, contract.id) is not None
+    assert "work orders: 1" in admin.get(response.headers["Location"]).get_data(as_text=True)
 
+
+def test_a_check_violation_from_the_database_becomes_a_field_message(app, world):
     contract = Contract(number="HT-X", organisation_id=world.police.id, provider_id=world.prov_a.id,
                         standard="police_kiosk", starts_on=date(2026, 5, 1), ends_on=date(2026, 4, 1))
     errors = services.commit(contract)

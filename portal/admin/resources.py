@@ -1,4 +1,4 @@
-"""The administered resources, declared as data: model, form, list columns, search columns, dependents.
+"""The administered resources, declared as data: model, form, list columns, search columns, deletable.
 
 ``portal.admin.views`` turns each declaration into a list page with search and paging, a create page and an
 edit page (and a delete action when the resource can be deleted), so a new resource is one entry here.
@@ -14,11 +14,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from portal.admin import forms, services
-from portal.admin.services import Dependent
 from portal.auth.models import User
 from portal.auth.roles import ROLE_LABELS
-from portal.devices.models import Device, FaultReport, ImportJob
-from portal.forms.models import FormSubmission
 from portal.orgs.models import Contract, Organisation, Provider, ServicePoint
 from portal.plugins import registry
 from portal.templating import local_datetime
@@ -44,7 +41,7 @@ def save_user(user: User, form) -> dict:
 
 @dataclass(frozen=True)
 class Resource:
-    """One administered kind of record. ``dependents`` None: never deleted (users are deactivated)."""
+    """One administered kind of record. Not ``deletable``: never deleted (users are deactivated instead)."""
 
     name: str
     model: type
@@ -55,7 +52,7 @@ class Resource:
     search: tuple
     order_by: tuple
     edit_form: type | None = None
-    dependents: tuple[Dependent, ...] | None = None
+    deletable: bool = True
     options: tuple = ()
     save: Callable[[Any, Any], dict] = save_record
 
@@ -63,11 +60,6 @@ class Resource:
     def path(self) -> str:
         """The URL segment, e.g. ``service-points``."""
         return self.name.replace("_", "-")
-
-    @property
-    def deletable(self) -> bool:
-        """Whether records of this kind can be deleted (when nothing depends on them)."""
-        return self.dependents is not None
 
     def form_class(self, record) -> type:
         """The form for a new record or for editing an existing one."""
@@ -104,15 +96,6 @@ ORGANISATIONS = Resource(
     ),
     search=(Organisation.code, Organisation.name, Organisation.contact_name, Organisation.address),
     order_by=(Organisation.name, Organisation.id),
-    dependents=(
-        Dependent(Device, "organisation_id", _l("devices")),
-        Dependent(Contract, "organisation_id", _l("contracts")),
-        Dependent(ServicePoint, "organisation_id", _l("service points")),
-        Dependent(User, "organisation_id", _l("users")),
-        Dependent(FaultReport, "organisation_id", _l("fault reports")),
-        Dependent(FormSubmission, "organisation_id", _l("form submissions")),
-        Dependent(ImportJob, "organisation_id", _l("device imports")),
-    ),
 )
 
 PROVIDERS = Resource(
@@ -131,11 +114,6 @@ PROVIDERS = Resource(
     ),
     search=(Provider.code, Provider.name, Provider.licence_number, Provider.contact_name),
     order_by=(Provider.name, Provider.id),
-    dependents=(
-        Dependent(Contract, "provider_id", _l("contracts")),
-        Dependent(ServicePoint, "provider_id", _l("service points")),
-        Dependent(User, "provider_id", _l("users")),
-    ),
 )
 
 CONTRACTS = Resource(
@@ -154,7 +132,6 @@ CONTRACTS = Resource(
     ),
     search=(Contract.number, Contract.standard, Contract.notes),
     order_by=(Contract.starts_on.desc(), Contract.number),
-    dependents=(),
     options=(selectinload(Contract.organisation), selectinload(Contract.provider)),
 )
 
@@ -173,7 +150,6 @@ SERVICE_POINTS = Resource(
     ),
     search=(ServicePoint.code, ServicePoint.name, ServicePoint.address, ServicePoint.phone),
     order_by=(ServicePoint.name, ServicePoint.id),
-    dependents=(Dependent(Device, "service_point_id", _l("devices")),),
     options=(selectinload(ServicePoint.organisation), selectinload(ServicePoint.provider)),
 )
 
@@ -195,8 +171,21 @@ USERS = Resource(
     search=(User.username, User.display_name, User.email, User.phone, User.role),
     order_by=(User.username,),
     options=(selectinload(User.organisation), selectinload(User.provider)),
+    deletable=False,
     save=save_user,
 )
+
+# How a table that refers to a record is named when the record cannot be deleted because of it.
+REFERRING_TABLES = {
+    "device": _l("devices"),
+    "contract": _l("contracts"),
+    "service_point": _l("service points"),
+    "user_account": _l("users"),
+    "fault_report": _l("fault reports"),
+    "form_submission": _l("form submissions"),
+    "import_job": _l("device imports"),
+    "work_order": _l("work orders"),
+}
 
 RESOURCES: dict[str, Resource] = {
     resource.name: resource for resource in (ORGANISATIONS, PROVIDERS, CONTRACTS, SERVICE_POINTS, USERS)

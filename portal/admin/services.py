@@ -27,15 +27,6 @@ CHECK_MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class Dependent:
-    """Records of ``model`` whose ``column`` points at the record being deleted."""
-
-    model: type
-    column: str
-    label: str
-
-
 def search_statement(model, columns, order_by, query: str = ""):
     """Every record of ``model``, or those with ``query`` in one of ``columns`` (case-insensitive)."""
     statement = select(model).order_by(*order_by)
@@ -103,21 +94,28 @@ def save_user(user: User, values: dict, password: str | None = None) -> dict[str
     return commit(user)
 
 
-def blockers(record, dependents: tuple[Dependent, ...]) -> list[tuple[str, int]]:
-    """(label, count) of each kind of record that still depends on ``record``."""
-    found = []
-    for dependent in dependents:
-        column = getattr(dependent.model, dependent.column)
-        statement = select(func.count()).select_from(dependent.model).where(column == record.id)
-        number = db.session.scalar(statement)
+def referencing_columns(model) -> list:
+    """Every column, in any table of the schema, that is a foreign key to ``model``'s table."""
+    target = model.__table__
+    return [key.parent for table in db.metadata.sorted_tables for key in table.foreign_keys
+            if key.column.table is target]
+
+
+def blockers(record, labels: dict[str, str]) -> list[tuple[str, int]]:
+    """(label, count) of each kind of record that still refers to ``record``, found from the schema's foreign
+    keys so that tables added later are covered too; ``labels`` names the tables (else the table name)."""
+    found: dict[str, int] = {}
+    for column in referencing_columns(type(record)):
+        number = db.session.scalar(select(func.count()).select_from(column.table).where(column == record.id))
         if number:
-            found.append((dependent.label, number))
-    return found
+            label = str(labels.get(column.table.name, column.table.name))
+            found[label] = found.get(label, 0) + number
+    return list(found.items())
 
 
-def delete(record, dependents: tuple[Dependent, ...]) -> list[tuple[str, int]]:
-    """Delete a record nothing depends on; otherwise change nothing and return what depends on it."""
-    found = blockers(record, dependents)
+def delete(record, labels: dict[str, str]) -> list[tuple[str, int]]:
+    """Delete a record nothing refers to; otherwise change nothing and return what refers to it."""
+    found = blockers(record, labels)
     if found:
         return found
     db.session.delete(record)
@@ -125,7 +123,7 @@ def delete(record, dependents: tuple[Dependent, ...]) -> list[tuple[str, int]]:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        return blockers(record, dependents) or [(_l("other records"), 1)]
+        return blockers(record, labels) or [(str(_l("other records")), 1)]
     return []
 
 

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from portal.admin import services
-from portal.admin.resources import RESOURCES, Resource
+from portal.admin.resources import REFERRING_TABLES, RESOURCES, Resource
 from portal.auth.session import permission_required
 from portal.extensions import db
 from portal.pagination import page_number, paginate
@@ -77,7 +77,7 @@ def record_form(spec: Resource, record):
             flash(_("Saved: %(name)s.", name=target), "success")
             return redirect(url_for(f"admin.{spec.name}"))
         add_errors(form, errors)
-    blockers = services.blockers(record, spec.dependents) if record is not None and spec.deletable else []
+    blockers = services.blockers(record, REFERRING_TABLES) if record is not None and spec.deletable else []
     return render("admin/form.html", spec=spec, form=form, record=record, blockers=blockers)
 
 
@@ -102,7 +102,7 @@ def record_delete(resource: str, record_id: int):
     spec = RESOURCES[resource]
     record = load(spec, record_id)
     name = str(record)
-    found = services.delete(record, spec.dependents)
+    found = services.delete(record, REFERRING_TABLES)
     if found:
         what = ", ".join(f"{label}: {number}" for label, number in found)
         flash(_("%(name)s was not deleted because other records depend on it (%(what)s).", name=name,
