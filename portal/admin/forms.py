@@ -149,10 +149,12 @@ class ContractForm(AdminForm):
         self.standard.choices = standard_choices(_l("The organisation's standard"))
 
     def validate_ends_on(self, field) -> None:
+        """A contract ends on or after the day it starts."""
         if field.data and self.starts_on.data and field.data < self.starts_on.data:
             raise ValidationError(_l("The contract cannot end before it starts."))
 
     def validate_standard(self, field) -> None:
+        """Left empty, the organisation's standard applies, and it must be enabled."""
         if field.data or self.organisation_id.data is None:
             return
         organisation = db.session.get(Organisation, self.organisation_id.data)
@@ -160,6 +162,7 @@ class ContractForm(AdminForm):
             raise ValidationError(_l("The organisation's standard is not enabled; choose an enabled one."))
 
     def values(self) -> dict:
+        """The values, with the organisation's standard when none was chosen."""
         values = super().values()
         if not values["standard"]:
             values["standard"] = db.session.get(Organisation, values["organisation_id"]).standard
@@ -219,6 +222,7 @@ class UserForm(AdminForm):
         self.provider_id.choices = id_choices(Provider, _l("None"))
 
     def validate(self, extra_validators=None) -> bool:
+        """The field checks, then whether the role's employer (organisation or provider) fits."""
         valid = super().validate(extra_validators)
         for name, message in employer_errors(self.role.data, self.organisation_id.data,
                                              self.provider_id.data).items():
@@ -231,10 +235,12 @@ class UserForm(AdminForm):
         return self.record is not None and self.record.id == current_user.id
 
     def validate_active(self, field) -> None:
+        """An admin cannot lock themselves out."""
         if not field.data and self.is_self():
             raise ValidationError(_l("You cannot deactivate your own account."))
 
     def validate_role(self, field) -> None:
+        """An admin cannot take away their own administration rights."""
         if field.data != ADMIN and self.is_self():
             raise ValidationError(_l("You cannot take away your own administrator role."))
 
