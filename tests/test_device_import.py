@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -133,6 +133,14 @@ def test_utf8_without_bom_and_fullwidth_brackets(client, clerk, db):
     assert (device.distance_km, device.installed_on) == (Decimal("101.00"), date(2024, 1, 5))
 
 
+def test_status_may_be_given_by_its_chinese_or_english_label(client, clerk, db):
+    rows = [["编号", "状态"], ["PK-4101", "故障"], ["PK-4102", "Under repair"], ["PK-4103", "备机"]]
+    response = upload(client, clerk.police.id, csv_bytes(rows), "status.csv")
+    assert 'data-created="3"' in response.get_data(as_text=True)
+    statuses = dict(db.session.execute(select(Device.code, Device.status).where(Device.code.like("PK-41%"))).all())
+    assert statuses == {"PK-4101": "faulty", "PK-4102": "under_repair", "PK-4103": "spare"}
+
+
 def test_without_javascript_the_upload_redirects_to_the_job_page(client, clerk, db):
     rows = [["code"], ["PK-5001"]]
     response = upload(client, clerk.police.id, csv_bytes(rows), "a.csv", htmx=False)
@@ -246,6 +254,17 @@ def test_a_running_job_polls_and_a_finished_one_stops(client, clerk, db):
     html = client.get(f"/devices/import/{job.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "hx-trigger" not in html
     assert 'id="import-result"' in html and 'value="1000"' in html
+
+
+def test_a_job_whose_thread_died_stops_polling_and_says_so(client, clerk, db):
+    started = datetime.now(UTC) - timedelta(hours=2)
+    job = factories.save(ImportJob(organisation_id=clerk.police.id, user_id=clerk.clerk.id,
+                                   filename="lost.csv", stored_path="/nonexistent", status="running",
+                                   total_rows=10, processed_rows=3, created_at=started))
+    html = client.get(f"/devices/import/{job.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "hx-trigger" not in html
+    assert 'id="import-result" class="mt-3" data-status="failed"' in html
+    assert "nothing was imported" in html
 
 
 def test_another_organisations_job_is_not_found(client, auth, world, db):

@@ -15,12 +15,8 @@ from tests import factories
 
 
 def switch_user(auth, username: str) -> None:
-    """Sign in as someone else. The test's app context outlives requests, so drop the per-request cache
-    of visible organisations that scoping keeps on ``g``."""
-    from flask import g
-
+    """Sign out and in again as someone else."""
     auth.logout()
-    g.pop("visible_org_ids", None)
     auth.login(username)
 
 

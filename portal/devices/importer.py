@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
@@ -38,6 +38,7 @@ EXTENSIONS = (".csv", ".xlsx")
 PROGRESS_EVERY = 200
 LOOKUP_CHUNK = 500
 SHOWN_ERRORS = 1000
+STALE_AFTER = timedelta(hours=1)  # far longer than the largest upload takes; the job's thread must have died
 
 # Each column: its key (also accepted as a header) and the Chinese headers accepted for it; the first
 # Chinese header is the one the downloadable template uses.
@@ -448,6 +449,13 @@ def fail(job: ImportJob, errors: list[dict], note: str = "") -> None:
     job.message = note[:2000]
     job.finished_at = utcnow()
     db.session.commit()
+
+
+def give_up_if_stale(job: ImportJob) -> None:
+    """Fail a job still unfinished long after it started (its process was restarted), so polling stops."""
+    if job.status in ("pending", "running") and utcnow() - job.created_at > STALE_AFTER:
+        Path(job.stored_path).unlink(missing_ok=True)
+        fail(job, [file_problem("crashed")], "interrupted: unfinished after an hour")
 
 
 def process(job: ImportJob) -> None:

@@ -272,6 +272,7 @@ def import_devices():
 def import_status(job_id: int):
     """An import's progress and outcome; htmx polls it until the job is finished."""
     job = get_visible_or_404(ImportJob, job_id)
+    importer.give_up_if_stale(job)
     return render("devices/import.html", block="job_status", form=import_form(job.organisation_id),
                   **job_context(job))
 
