@@ -302,6 +302,27 @@ def test_organisation_fields_fragment_follows_the_chosen_organisation(client, au
     assert 'id="device-kind-suggestions"' in html
 
 
+def test_kind_suggestions_come_from_the_governing_standard(client, auth, world):
+    auth.login("clerk")
+    html = client.get("/devices/form-fields", query_string={"organisation_id": world.campus.id}).get_data(
+        as_text=True)
+    suggestions = html.split('id="device-kind-suggestions"')[1].split("</datalist>")[0]
+    assert '<option value="圈存机">' in suggestions and "POS收费机" in suggestions
+
+
+def test_without_the_standards_plugin_there_are_no_suggestions_but_the_form_works(app_factory, world, db):
+    app = app_factory(PORTAL_PLUGINS=["police_kiosk"])
+    client = app.test_client()
+    client.post("/login", data={"username": "clerk", "password": factories.PASSWORD})
+    html = client.get("/devices/form-fields", query_string={"organisation_id": world.campus.id}).get_data(
+        as_text=True)
+    assert "<option" not in html.split('id="device-kind-suggestions"')[1].split("</datalist>")[0]
+    response = client.post("/devices/new", data=valid_form(world, organisation_id=world.campus.id,
+                                                           service_point_id="", code="CC-0100"))
+    assert response.status_code == 302
+    assert db.session.scalar(select(Device.organisation_id).where(Device.code == "CC-0100")) == world.campus.id
+
+
 def test_edit_changes_the_device_and_the_history_shows_it(client, auth, world, db):
     device = world.police_device
     auth.login("clerk")
