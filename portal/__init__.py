@@ -31,8 +31,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def configure_settings(app: Flask, overrides: dict | None) -> None:
-    """Load settings (environment and overrides) into app.config."""
+    """Load settings (environment and overrides) into app.config; trust PORTAL_PROXIES reverse proxies."""
     app.config.update(config.build(overrides))
+    proxies = app.config["PORTAL_PROXIES"]
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def configure_extensions(app: Flask) -> None:

@@ -51,6 +51,7 @@ def from_environment() -> dict:
         "RATELIMIT_STORAGE_URI": env("PORTAL_RATELIMIT_STORAGE_URL", "memory://"),
         "SESSION_COOKIE_SECURE": env("PORTAL_SECURE_COOKIES", "0") == "1",
         "PORTAL_SCHEDULER": env("PORTAL_SCHEDULER", "1") != "0",
+        "PORTAL_PROXIES": int(env("PORTAL_PROXIES", "0")),
     }
 
 
