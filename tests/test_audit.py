@@ -18,7 +18,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import acting_as, verify_chain
 from portal.auth.models import User
 from portal.devices.models import Device
-from portal.orgs.models import Provider
+from portal.orgs.models import Contract, Provider
 from tests import factories
 
 
@@ -233,7 +233,8 @@ def test_cli_audit_verify_exits_0_on_an_intact_trail(runner, world, db):
 
 
 def test_cli_audit_verify_exits_1_naming_the_edited_event(runner, world, db):
-    victim = events_for(db, "contract", 2)[0]
+    contract_id = db.session.scalar(select(Contract.id).where(Contract.number == "HT-2026-002"))
+    victim = events_for(db, "contract", contract_id)[0]
     tamper(db, "UPDATE audit_event SET after = :after WHERE id = :id", id=victim.id,
            after=json.dumps({"number": "HT-FORGED"}))
 
