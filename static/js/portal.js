@@ -42,4 +42,41 @@
       window.print();
     }
   });
+  /* htmx does not swap 4xx/5xx answers. Show the error page's message (or, when the server could not be
+     reached, the offline message) in the #htmx-errors box at the top of the page instead of doing nothing. */
+  function showError(html) {
+    var box = document.getElementById("htmx-errors");
+    if (box) {
+      box.innerHTML = html;
+      box.scrollIntoView({block: "nearest"});
+    }
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var box = document.getElementById("htmx-errors");
+    if (type.indexOf("text/html") === 0 && xhr.responseText.indexOf("<html") === -1) {
+      showError(xhr.responseText);
+    } else if (box) {
+      showError('<div class="alert alert-danger" role="alert"></div>');
+      box.firstChild.textContent = box.getAttribute("data-failed-message");
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    var box = document.getElementById("htmx-errors");
+    if (box) {
+      showError('<div class="alert alert-warning" role="alert"></div>');
+      box.firstChild.textContent = box.getAttribute("data-offline-message");
+    }
+  });
+
+  /* A new successful request clears an old error. */
+  document.addEventListener("htmx:beforeRequest", function () {
+    var box = document.getElementById("htmx-errors");
+    if (box) {
+      box.innerHTML = "";
+    }
+  });
 })();
