@@ -148,13 +148,15 @@ class FormSpec:
 
 @dataclass(frozen=True)
 class MenuItem:
-    """An entry in the navigation: a label, an endpoint (or URL) and the permission it needs."""
+    """An entry in the navigation: a label, an endpoint, the permission it needs, and its section
+    ("main" for the menu bar, "account" for the signed-in user's corner)."""
 
     label: str
     endpoint: str
     permission: str | None = None
     values: dict = field(default_factory=dict)
     order: int = 100
+    section: str = "main"
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,28 @@ def menu() -> list:
     return sorted(allowed, key=lambda item: (item.order, str(item.label)))
 
 
+def _exact(item) -> bool:
+    args = request.view_args or {}
+    return request.endpoint == item.endpoint and all(str(args.get(k)) == str(v) for k, v in item.values.items())
+
+
+def active_entry(items) -> object | None:
+    """The menu entry of the current page: an exact endpoint match, else the first of the same blueprint."""
+    if not request.endpoint:
+        return None
+    exact = [item for item in items if _exact(item)]
+    if exact:
+        return exact[0]
+    blueprint = request.endpoint.split(".")[0]
+    return next((item for item in items if item.endpoint.split(".")[0] == blueprint), None)
+
+
 def configure(app: Flask) -> None:
     """Install filters and globals."""
     app.jinja_env.filters["local"] = local_datetime
     app.jinja_env.globals.update(
         menu=menu,
+        active_entry=active_entry,
         run_hook=run_hook,
         plugins=registry,
         role_labels=ROLE_LABELS,

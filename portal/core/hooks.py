@@ -25,7 +25,7 @@ def portal_menu_items(user):
         MenuItem(_l("Forms"), "forms.index", "form.view", order=20),
         MenuItem(_l("Audit trail"), "audit.index", "audit.view", order=80),
         MenuItem(_l("Administration"), "admin.index", "admin", order=90),
-        MenuItem(_l("API tokens"), "tokens.index", "api.token", order=95),
+        MenuItem(_l("API tokens"), "tokens.index", "api.token", order=95, section="account"),
     ]
 
 
