@@ -1,0 +1,253 @@
+"""Capture the exact SQL the portal sends for the queue page, the order page and order creation, so that the
+floor app (``bench/floor.py``) runs the same statements with no portal around them.
+
+The portal's own code runs in-process against the bench database (``queries.queue_page``, the order page's
+view, ``services.create_order``) while an SQLAlchemy ``before_cursor_execute`` listener records each
+statement and its parameters exactly as handed to psycopg. Varying parameters (the keyset cursor, the
+page's LIMIT, the order's id, times) are found by planting distinctive values and looking for them.
+
+    .venv/bin/python -m bench.capture results/floor_sql.json
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import sys
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from bench.common import CLERK, portal_env
+
+CAPTURE_SIZE = 1234  # a page size no id or count in the data equals: its LIMIT (size + 1) is easy to find
+PLANTED_DUE = datetime(2999, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)  # after every deadline: nothing follows
+PLANTED_ID = 987_654_321
+QUEUE_FILTERS = {"open": {}, "closed": {"status": "closed"}}
+
+
+def encode(value):
+    """A parameter value as JSON (datetimes, dates and decimals tagged)."""
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"__decimal__": str(value)}
+    return value
+
+
+def decode(value):
+    """The inverse of ``encode``."""
+    if isinstance(value, dict):
+        if "__datetime__" in value:
+            return datetime.fromisoformat(value["__datetime__"])
+        if "__date__" in value:
+            return date.fromisoformat(value["__date__"])
+        if "__decimal__" in value:
+            return Decimal(value["__decimal__"])
+    return value
+
+
+def decode_params(params: dict) -> dict:
+    return {key: decode(value) for key, value in params.items()}
+
+
+class Recorder:
+    """Records (statement, parameters) of every cursor execution while active."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.calls: list[tuple[str, dict]] = []
+        self.active = False
+        event.listen(engine, "before_cursor_execute", self.record)
+
+    def record(self, conn, cursor, statement, parameters, context, executemany):
+        if self.active:
+            self.calls.append((statement, dict(parameters or {})))
+
+    @contextmanager
+    def capturing(self):
+        self.calls = []
+        self.active = True
+        try:
+            yield self.calls
+        finally:
+            self.active = False
+
+
+def keys_with(params: dict, value) -> list[str]:
+    """The parameter names whose value equals ``value`` (same type)."""
+    return [key for key, got in params.items() if type(got) is type(value) and got == value]
+
+
+def one_key(params: dict, value, what: str) -> str:
+    keys = keys_with(params, value)
+    if len(keys) != 1:
+        raise SystemExit(f"capture: expected one parameter holding the {what}, found {keys}")
+    return keys[0]
+
+
+def statement_for(calls, fragment: str) -> tuple[str, dict]:
+    """The single captured statement containing ``fragment``."""
+    found = [(sql, params) for sql, params in calls if fragment in sql]
+    if len(found) != 1:
+        raise SystemExit(f"capture: expected one statement with {fragment!r}, found {len(found)}")
+    return found[0]
+
+
+def queue_templates(recorder, app, clerk) -> dict:
+    """For each filter: the four statements of queue_page (with/without a deadline, first page/after a
+    cursor), told apart by the planted cursor values they carry."""
+    from flask_login import login_user
+
+    from portal.workorders import queries
+    from portal.workorders.queries import Cursor, QueueFilters
+
+    templates = {}
+    for name, args in QUEUE_FILTERS.items():
+        filters = QueueFilters.from_args(args)
+        variants = {}
+        for after in (None, Cursor(PLANTED_DUE, PLANTED_ID), Cursor(None, PLANTED_ID)):
+            with app.test_request_context("/orders/"), recorder.capturing() as calls:
+                login_user(clerk)
+                queries.queue_page(filters, clerk, after, CAPTURE_SIZE)
+            for sql, params in calls:
+                if "FROM work_order" not in sql:
+                    continue
+                kind = "due" if "next_due IS NOT NULL" in sql else "nodue"
+                entry = {"sql": sql, "params": {k: encode(v) for k, v in params.items()},
+                         "limit": one_key(params, CAPTURE_SIZE + 1, "LIMIT")}
+                if keys_with(params, PLANTED_ID):
+                    if kind == "due":
+                        entry["cursor_due"] = one_key(params, PLANTED_DUE, "cursor's deadline")
+                    entry["cursor_id"] = one_key(params, PLANTED_ID, "cursor's id")
+                    variants[f"after_{kind}"] = entry
+                else:
+                    variants[f"first_{kind}"] = entry
+        missing = {"first_due", "first_nodue", "after_due", "after_nodue"} - set(variants)
+        if missing:
+            raise SystemExit(f"capture: queue statements not seen for {name}: {sorted(missing)}")
+        templates[name] = variants
+    return templates
+
+
+PK_ROLES = {"work_order": "order", "organisation": "organisation", "device": "device", "contract": "contract",
+            "provider": "provider", "user_account": "assignee"}
+EXPANDED_LIST = re.compile(r"_\d+_\d+$")  # organisation_id_1_7: one element of an IN list (the user's scope)
+
+
+def order_page_statements(recorder, app, clerk, number: str, order) -> dict:
+    """The statements the order page runs for the order's own data, once the user and their scope are
+    known, with each parameter that holds one of the order's ids replaced by the name of that id.
+    Statements filtered by the user's list of organisations (menus, choices) are page chrome, not the
+    order's data: they are listed apart and the floor does not run them."""
+    from flask_login import login_user
+
+    from portal.auth.scoping import visible_organisation_ids
+    from portal.extensions import db
+    from portal.workorders import views
+
+    ids = {"order": order.id, "provider": order.contract.provider_id if order.contract else None}
+    db.session.remove()  # a fresh session, as a request has: nothing of the order in its identity map
+    clerk = db.session.get(type(clerk), clerk.id)
+    with app.test_request_context(f"/orders/{number}"):
+        login_user(clerk)
+        visible_organisation_ids()  # the session's scoping query: portal overhead, not the page's data
+        with recorder.capturing() as calls:
+            views.detail(number)
+    data, chrome = [], []
+    for sql, params in calls:
+        if any(EXPANDED_LIST.search(key) for key in params):
+            chrome.append(sql)
+            continue
+        table = re.search(r"\nFROM (\w+)", sql)
+        roles = {}
+        for key, value in params.items():
+            if key == "pk_1" and table and table.group(1) in PK_ROLES:
+                roles[key] = PK_ROLES[table.group(1)]
+            elif key.startswith("provider_id") and value == ids["provider"]:
+                roles[key] = "provider"
+            elif type(value) is int and value == ids["order"]:
+                roles[key] = "order"
+        data.append({"sql": sql, "params": {k: encode(v) for k, v in params.items()}, "roles": roles})
+    return {"statements": data, "chrome": chrome}
+
+
+def insert_statement(recorder, app, clerk) -> dict:
+    """The INSERT of a work order as create_order sends it; its time parameters are shifted at replay."""
+    from flask_login import login_user
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.orgs.models import Organisation
+    from portal.workorders.services import NewOrder, create_order
+
+    now = datetime.now(UTC)
+    with app.test_request_context("/api/v1/work-orders"):
+        login_user(clerk)
+        organisation = db.session.scalar(select(Organisation).where(Organisation.code == "PK01"))
+        new = NewOrder(organisation=organisation, summary="屏幕无显示", severity="medium", channel="system")
+        with recorder.capturing() as calls:
+            create_order(new, clerk, now)
+        db.session.rollback()
+    sql, params = statement_for(calls, "INSERT INTO work_order (")
+    times = [key for key, value in params.items() if isinstance(value, datetime)]
+    return {"sql": sql, "params": {k: encode(v) for k, v in params.items()}, "times": times,
+            "captured_at": now.isoformat()}
+
+
+def sample_order(app):
+    """An open order of the clerk's whose ids are all different (so that they can be told apart)."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.workorders.models import WorkOrder
+
+    statement = (select(WorkOrder).where(WorkOrder.status == "on_site", WorkOrder.organisation_id == 7,
+                                         WorkOrder.assignee_id.is_not(None), WorkOrder.device_id.is_not(None))
+                 .order_by(WorkOrder.id).limit(1))
+    return db.session.scalar(statement)
+
+
+def portal_app():
+    """The WSGI app gunicorn serves in the benchmark (BENCH_PORTAL_APP, default ``portal.wsgi:app``)."""
+    module, _sep, name = os.environ.get("BENCH_PORTAL_APP", "portal.wsgi:app").partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def capture(path: Path) -> dict:
+    os.environ.update(portal_env())
+    from sqlalchemy import select
+
+    from portal.auth.models import User
+    from portal.extensions import db
+
+    app = portal_app()
+    with app.app_context():
+        recorder = Recorder(db.engine)
+        clerk = db.session.scalar(select(User).where(User.username == CLERK))
+        order = sample_order(app)
+        result = {
+            "page_size": app.config["PORTAL_PAGE_SIZE"],
+            "queue": queue_templates(recorder, app, clerk),
+            "order": {"number": order.number, **order_page_statements(recorder, app, clerk, order.number, order)},
+            "insert": insert_statement(recorder, app, clerk),
+        }
+        db.session.remove()
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    return result
+
+
+def shifted(params: dict, times: list[str], captured_at: datetime, now: datetime) -> dict:
+    """The INSERT's parameters with every time moved by (now - captured_at)."""
+    delta: timedelta = now - captured_at
+    return {key: value + delta if key in times else value for key, value in params.items()}
+
+
+if __name__ == "__main__":
+    capture(Path(sys.argv[1]))

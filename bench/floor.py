@@ -1,0 +1,225 @@
+"""The floor: a bare Flask app that runs the portal's own SQL (captured by ``bench/capture.py``) and renders
+the same rows with a plain Jinja template, with no portal around it (no sign-in, scoping, ORM, babel,
+CSRF or plugins). What the portal adds on top of this is its overhead.
+
+    BENCH_FLOOR_SQL=bench/results/floor_sql.json gunicorn --workers 2 --threads 4 bench.floor:app
+
+Routes (the portal's paths, so the same load scripts drive both):
+- ``GET /orders/?status=&after=`` the queue page: the same keyset statements as ``queries.queue_page``;
+- ``GET /orders/<number>`` the order page: the statements the portal's order page runs for the order;
+- ``POST /api/v1/work-orders`` order creation: the same ``INSERT INTO work_order … RETURNING id``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from flask import Flask, abort, jsonify, request
+
+from bench.capture import decode_params, shifted
+from bench.common import LIBPQ_URL
+
+CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+CLOCKS = ("response", "arrival", "repair", "factory")
+
+app = Flask(__name__)
+SPEC = json.loads(Path(os.environ.get("BENCH_FLOOR_SQL", "bench/results/floor_sql.json")).read_text(encoding="utf-8"))
+PAGE_SIZE = SPEC["page_size"]
+_local = threading.local()
+
+QUEUE = app.jinja_env.from_string("""<!doctype html>
+<html><head><meta charset="utf-8"><title>Queue</title></head><body>
+<table>
+<thead><tr><th>Number</th><th>Organisation</th><th>Device</th><th>Summary</th><th>Severity</th><th>Status</th>
+<th>Nearest deadline</th></tr></thead>
+<tbody>
+{% for row in rows %}<tr id="wo-{{ row.id }}" data-next-due="{{ row.next_due_iso }}">
+<td><a href="/orders/{{ row.number }}">{{ row.number }}</a></td><td>{{ row.organisation }}</td>
+<td>{{ row.device or "—" }}</td><td>{{ row.summary }}</td><td>{{ row.severity }}</td><td>{{ row.status }}</td>
+<td>{% if row.clock %}{{ row.clock }}<br>{{ row.countdown }}{% else %}—{% endif %}
+{%- if row.breached %} breached{% endif %}</td>
+</tr>
+{% endfor %}</tbody></table>
+{% if next_cursor %}<a id="next-page" href="?{{ query }}after={{ next_cursor }}">Next page</a>{% endif %}
+</body></html>
+""")
+
+ORDER = app.jinja_env.from_string("""<!doctype html>
+<html><head><meta charset="utf-8"><title>{{ number }}</title></head><body>
+<h1>{{ number }}</h1>
+{% for result in results %}<table>
+{% for row in result.rows %}<tr>{% for value in row %}<td>{{ value if value is not none else "" }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endfor %}
+</body></html>
+""")
+
+
+def connection() -> psycopg.Connection:
+    """This thread's connection (kept open, like the portal's pool)."""
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = _local.conn = psycopg.connect(LIBPQ_URL)
+    return conn
+
+
+def fetch(sql: str, params: dict) -> tuple[list[str], list[tuple]]:
+    cur = connection().execute(sql, params)
+    return [column.name for column in cur.description], cur.fetchall()
+
+
+# ------------------------------------------------------------------------------------------------ the queue
+
+
+def parse_cursor(raw: str | None):
+    """(due or None, id) from ``<due>|<id>``, or None for the first page (the portal's format)."""
+    due_text, sep, id_text = (raw or "").partition("|")
+    if not sep or not id_text.isdigit():
+        return None
+    if due_text == "-":
+        return None, int(id_text)
+    return datetime.strptime(due_text, CURSOR_FORMAT).replace(tzinfo=UTC), int(id_text)
+
+
+def run_variant(template: dict, limit: int, after=None) -> tuple[list[str], list[tuple]]:
+    params = decode_params(template["params"])
+    params[template["limit"]] = limit
+    if after is not None:
+        due, order_id = after
+        if "cursor_due" in template:
+            params[template["cursor_due"]] = due
+        params[template["cursor_id"]] = order_id
+    return fetch(template["sql"], params)
+
+
+def page_rows(variants: dict, after) -> tuple[list[str], list[tuple]]:
+    """The queue_page logic: orders with a deadline past the cursor, then those without one by id."""
+    names, rows = [], []
+    if after is None or after[0] is not None:
+        names, rows = run_variant(variants["first_due" if after is None else "after_due"], PAGE_SIZE + 1, after)
+    if len(rows) <= PAGE_SIZE:
+        nodue_after = after if after is not None and after[0] is None else None
+        variant = variants["after_nodue" if nodue_after else "first_nodue"]
+        more_names, more = run_variant(variant, PAGE_SIZE + 1 - len(rows), nodue_after)
+        names, rows = names or more_names, rows + more
+    return names, rows
+
+
+def countdown(due: datetime, now: datetime) -> str:
+    left = int((due - now).total_seconds())
+    text = f"{abs(left) // 3600}:{abs(left) % 3600 // 60:02d}:{abs(left) % 60:02d}"
+    return f"{text} left" if left >= 0 else f"{text} overdue"
+
+
+def queue_row(names: list[str], row: tuple, now: datetime) -> dict:
+    """The fields the portal's queue shows. The statement selects the order's columns first, then the
+    joined organisation's, device's and assignee's (SQLAlchemy labels repeated names ``code_1``, …): the
+    first column of each name is the order's."""
+    first: dict = {}
+    for name, value in zip(names, row, strict=True):
+        first.setdefault(name, value)
+    next_due = first["next_due"]
+    clock = None
+    if next_due is not None:
+        clock = next((name for name in CLOCKS
+                      if first[f"state_{name}"] == "running" and first[f"due_{name}"] == next_due), None)
+    return {
+        "id": first["id"], "number": f"WO{first['id']:08d}", "organisation": first["name"],
+        "device": first["code_1"], "summary": first["summary"], "severity": first["severity"],
+        "status": first["status"], "breached": first["breached"], "clock": clock,
+        "countdown": countdown(next_due, now) if next_due else "",
+        "next_due_iso": next_due.astimezone(UTC).isoformat() if next_due else "",
+    }
+
+
+@app.get("/orders/")
+def queue():
+    """One page of the queue, as the portal's queue page selects it."""
+    status = request.args.get("status", "")
+    variants = SPEC["queue"].get(status or "open")
+    if variants is None:
+        abort(404)
+    after = parse_cursor(request.args.get("after"))
+    try:
+        names, rows = page_rows(variants, after)
+    finally:
+        connection().rollback()
+    now = datetime.now(UTC)
+    items = [queue_row(names, row, now) for row in rows[:PAGE_SIZE]]
+    next_cursor = None
+    if len(rows) > PAGE_SIZE:
+        last = items[-1]
+        due = last["next_due_iso"]
+        next_cursor = (datetime.fromisoformat(due).strftime(CURSOR_FORMAT) if due else "-") + f"|{last['id']}"
+    query = f"status={status}&" if status else ""
+    return QUEUE.render(rows=items, next_cursor=next_cursor, query=query)
+
+
+# ------------------------------------------------------------------------------------------------ the order
+
+
+@app.get("/orders/<number>")
+def order(number: str):
+    """The order page's data: the portal's statements for it, with this order's ids."""
+    digits = number[2:]
+    if not number.startswith("WO") or not digits.isdigit():
+        abort(404)
+    ids = {"order": int(digits)}
+    results = []
+    try:
+        for statement in SPEC["order"]["statements"]:
+            params = decode_params(statement["params"])
+            for key, role in statement["roles"].items():
+                if role not in ids:
+                    abort(500)
+                params[key] = ids[role]
+            names, rows = fetch(statement["sql"], params)
+            learn_ids(ids, names, rows)
+            results.append({"rows": rows})
+    finally:
+        connection().rollback()
+    if not results or not results[0]["rows"]:
+        abort(404)
+    return ORDER.render(number=number, results=results)
+
+
+def learn_ids(ids: dict, names: list[str], rows: list[tuple]) -> None:
+    """Pick up the ids later statements need from the order's and the contract's rows."""
+    if len(rows) != 1:
+        return
+    row = dict(zip(names, rows[0], strict=False))
+    if "summary" in row and "contract_id" in row:  # the order
+        ids.update(organisation=row["organisation_id"], device=row["device_id"], contract=row["contract_id"],
+                   assignee=row["assignee_id"])
+    elif "provider_id" in row and "starts_on" in row:  # its contract
+        ids["provider"] = row["provider_id"]
+
+
+# ------------------------------------------------------------------------------------------------ creation
+
+
+INSERT = SPEC["insert"]
+INSERT_PARAMS = decode_params(INSERT["params"])
+CAPTURED_AT = datetime.fromisoformat(INSERT["captured_at"])
+
+
+@app.post("/api/v1/work-orders")
+def create():
+    """Insert an order with the portal's INSERT (its times moved to now) and commit."""
+    body = request.get_json(force=True)
+    params = shifted(INSERT_PARAMS, INSERT["times"], CAPTURED_AT, datetime.now(UTC))
+    summary_key = next(key for key, value in INSERT_PARAMS.items() if value == "屏幕无显示")
+    params[summary_key] = body.get("summary", "")[:200]
+    conn = connection()
+    try:
+        order_id = conn.execute(INSERT["sql"], params).fetchone()[0]
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+    return jsonify({"number": f"WO{order_id:08d}"}), 201

@@ -1,0 +1,120 @@
+"""Time the breach sweep over the 100,000 open orders and prove a re-run changes nothing.
+
+Each run first puts the open orders back as build_db.py made them (``bench.sweep_baseline``: clock
+states, breach flag, ``next_due``) and removes what earlier sweeps added (events and notifications past
+the ids recorded at build time), vacuums, then times ``portal.sla.sweep.sweep(now=T0)``: the body of the
+``sla.sweep`` job, at the reference time the data was generated around, so that the same clocks (those
+that ran out within the build's backlog window) breach on every run, whenever the benchmark runs. The
+job itself would also enqueue ``notify.dispatch`` (sending e-mail), which is not part of the sweep.
+
+After the timed run the sweep runs again at the same instant: it must report nothing and leave the row
+counts and the open orders' clock columns exactly as they were.
+
+    .venv/bin/python -m bench.sweep_bench --runs 5      # prints one JSON object
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime
+
+from bench.common import connect, meta, portal_env
+
+RESET_SQL = """
+UPDATE work_order w
+SET state_response = b.state_response, state_arrival = b.state_arrival, state_repair = b.state_repair,
+    state_factory = b.state_factory, breached = b.breached, next_due = b.next_due, updated_at = b.updated_at
+FROM bench.sweep_baseline b
+WHERE w.id = b.id
+  AND (w.state_response, w.state_arrival, w.state_repair, w.state_factory, w.breached, w.next_due)
+      IS DISTINCT FROM (b.state_response, b.state_arrival, b.state_repair, b.state_factory, b.breached, b.next_due)
+"""
+
+FINGERPRINT_SQL = """
+SELECT (SELECT count(*) FROM work_order_event) AS events,
+       (SELECT count(*) FROM notification) AS notifications,
+       (SELECT count(*) FROM work_order WHERE breached) AS breached_orders,
+       (SELECT md5(string_agg(concat_ws('|', id, state_response, state_arrival, state_repair, state_factory,
+                                        breached, next_due), ',' ORDER BY id))
+        FROM work_order WHERE status IN ('reported', 'accepted', 'responded', 'on_site', 'paused')) AS clocks
+"""
+
+
+def reset(facts: dict) -> int:
+    """Undo earlier sweeps; the number of orders put back."""
+    with connect() as conn:
+        conn.execute("DELETE FROM work_order WHERE id > %s", (int(facts["orders"]),))
+        conn.execute("DELETE FROM work_order_event WHERE id > %s", (int(facts["max_event_id"]),))
+        conn.execute("DELETE FROM notification WHERE id > %s", (int(facts["max_notification_id"]),))
+        restored = conn.execute(RESET_SQL).rowcount
+    with connect(autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) work_order, work_order_event, notification")
+    return restored
+
+
+def fingerprint() -> dict:
+    with connect() as conn:
+        cur = conn.execute(FINGERPRINT_SQL)
+        return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description="Time the breach sweep (see the module docstring).")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    os.environ.update(portal_env())
+    from bench.capture import portal_app
+    from portal.sla.sweep import sweep
+
+    with connect() as conn:
+        facts = meta(conn)
+    t0 = datetime.fromisoformat(facts["t0"])
+    app = portal_app()
+    runs = []
+    with app.app_context():
+        for _run in range(args.runs):
+            restored = reset(facts)
+            before = fingerprint()
+            started = time.perf_counter()
+            first = sweep(now=t0)
+            first_seconds = time.perf_counter() - started
+            after_first = fingerprint()
+            started = time.perf_counter()
+            again = sweep(now=t0)
+            again_seconds = time.perf_counter() - started
+            after_again = fingerprint()
+            runs.append({
+                "restored_orders": restored, "seconds": round(first_seconds, 4), "result": asdict(first),
+                "rerun_seconds": round(again_seconds, 4), "rerun_result": asdict(again),
+                "events_added": after_first["events"] - before["events"],
+                "notifications_added": after_first["notifications"] - before["notifications"],
+                "rerun_changed_nothing": after_again == after_first and again.breaches == 0
+                and again.orders == 0 and again.notifications == 0,
+            })
+            print(f"sweep run {_run + 1}: {first_seconds:.3f} s, {first.breaches} clocks breached on "
+                  f"{first.orders} orders, {first.notifications} notifications; re-run {again_seconds:.3f} s, "
+                  f"unchanged: {runs[-1]['rerun_changed_nothing']}", file=sys.stderr, flush=True)
+        reset(facts)
+    summary = {
+        "runs": runs,
+        "median_seconds": round(statistics.median(run["seconds"] for run in runs), 4),
+        "max_seconds": max(run["seconds"] for run in runs),
+        "rerun_median_seconds": round(statistics.median(run["rerun_seconds"] for run in runs), 4),
+        "breaches": runs[0]["result"]["breaches"],
+        "orders_breached": runs[0]["result"]["orders"],
+        "expected_breaches": int(facts["sweep_backlog_clocks"]),
+        "idempotent": all(run["rerun_changed_nothing"] for run in runs),
+        "open_orders": int(facts["open"]),
+    }
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
