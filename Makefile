@@ -31,7 +31,7 @@ translations: $(VENV)/.installed ## Compile the message catalogues (.po -> .mo)
 
 extract: $(VENV)/.installed ## Re-extract messages and update the zh_CN catalogue
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o portal/translations/messages.pot .
-	$(BIN)/pybabel update --no-fuzzy-matching -i portal/translations/messages.pot -d portal/translations
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i portal/translations/messages.pot -d portal/translations
 
 migrate: install ## Migrate the configured database (embedded SQLite by default)
 	$(BIN)/portal db upgrade
