@@ -1,7 +1,7 @@
 """Run the benchmark against the database bench/build_db.py built; write bench/results/<timestamp>.json and
 bench/RESULTS.md and print the Markdown table.
 
-    .venv/bin/python bench/run.py                  # about 8 minutes on 2 cores
+    .venv/bin/python bench/run.py                  # about 10 minutes on 2 cores
     .venv/bin/python bench/run.py --duration 5     # a quick look
 
 1. Capture the portal's SQL for the floor (bench/capture.py).
@@ -252,14 +252,13 @@ def machine(conn) -> dict:
                 if line.startswith("model name")), platform.processor())
     mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                       if line.startswith("MemTotal")))
-    settings = dict(conn.execute(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
-        (["shared_buffers", "synchronous_commit", "fsync", "jit", "work_mem", "max_connections"],)).fetchall())
+    settings = {name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+                for name in ("shared_buffers", "synchronous_commit", "fsync", "jit", "work_mem", "max_connections")}
     return {
         "nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem_kb / 1024 / 1024, 1),
         "postgresql": conn.execute("SHOW server_version").fetchone()[0], "postgresql_settings": settings,
-        "python": platform.python_version(), "wrk": subprocess.run(["wrk", "--version"], capture_output=True,
-                                                                    text=True).stdout.split("\n")[0].strip(),
+        "python": platform.python_version(),
+        "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" [")[0].strip(),
         "load_average_start": os.getloadavg(),
     }
 
