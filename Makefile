@@ -49,7 +49,13 @@ test: $(VENV)/.installed-dev translations ## Run the whole test suite (PostgreSQ
 lint: $(VENV)/.installed-dev ## Lint with ruff
 	$(BIN)/ruff check portal plugins tests bench
 
+bench: $(VENV)/.installed-dev ## Benchmark on PostgreSQL: builds portal_bench if missing (needs wrk; ~12 min)
+	$(BIN)/python bench/run.py --build-if-missing
+
+bench-db: $(VENV)/.installed-dev ## Rebuild the benchmark database portal_bench (1,000,000 orders)
+	$(BIN)/python bench/build_db.py
+
 clean: ## Remove the virtual environment and caches (keeps the instance folder)
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
 
-.PHONY: help install translations extract migrate demo run test lint clean
+.PHONY: help install translations extract migrate demo run test lint bench bench-db clean

@@ -71,7 +71,12 @@ class DispatchResult:
 
 
 def claim(session: Session, limit: int = BATCH_SIZE) -> list[int]:
-    """Atomically take up to ``limit`` pending notifications for this worker; their ids, oldest first."""
+    """Atomically take up to ``limit`` pending notifications for this worker; their ids, oldest first.
+
+    Two statements in one transaction: lock the ids (SKIP LOCKED on PostgreSQL, so two workers never take
+    the same row), then mark exactly those rows. A single UPDATE … WHERE id IN (subquery … LIMIT … FOR UPDATE)
+    lets PostgreSQL re-run the subquery per row when statistics are stale (minutes after a large sweep).
+    The ``status = 'pending'`` guard keeps SQLite's serialised writers from taking a row twice."""
     pending = (
         select(notifications.c.id)
         .where(notifications.c.status == "pending")
@@ -79,9 +84,13 @@ def claim(session: Session, limit: int = BATCH_SIZE) -> list[int]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    candidates = list(session.execute(pending).scalars())
+    if not candidates:
+        session.commit()
+        return []
     statement = (
         update(notifications)
-        .where(notifications.c.status == "pending", notifications.c.id.in_(pending.scalar_subquery()))
+        .where(notifications.c.status == "pending", notifications.c.id.in_(candidates))
         .values(status="sending", attempts=notifications.c.attempts + 1)
         .returning(notifications.c.id)
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.audit.models import Auditable
@@ -79,7 +80,12 @@ CLOCK_STATES = ("running", "met", "breached")
 
 
 def _in(column: str, values) -> str:
+    """SQL text ``column IN ('a', 'b')`` for a check constraint or partial index."""
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# Open orders without a running deadline (paused, or every clock stopped): the desk queue's last keyset read.
+OPEN_UNDUE = text(f"next_due IS NULL AND {_in('status', OPEN_STATUSES)}")
 
 
 def _clock_state_checks():
@@ -104,6 +110,7 @@ class WorkOrder(Auditable, db.Model):
         Index("ix_work_order_org_queue", "organisation_id", "next_due", "id"),
         Index("ix_work_order_device_alarm", "device_id", "alarm_code"),
         Index("ix_work_order_resolved", "standard", "resolved_at"),
+        Index("ix_work_order_open_undue", "id", postgresql_where=OPEN_UNDUE, sqlite_where=OPEN_UNDUE),
         {"sqlite_autoincrement": True},
     )
     __audit_exclude__ = ("warn_response", "warn_arrival", "warn_repair", "warn_factory", "next_due")
