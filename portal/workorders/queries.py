@@ -107,14 +107,16 @@ class QueuePage:
     next_cursor: Cursor | None
 
 
-def queue_statement(filters: QueueFilters, user):
-    """The scoped, filtered select of orders for the queue (without order or paging)."""
+def queue_statement(filters: QueueFilters, user, with_deadline: bool = False):
+    """The scoped, filtered select of orders for the queue (without order or paging). Orders with a
+    deadline (``with_deadline``) are open by construction, so the open-status test is left out there: it
+    only misleads PostgreSQL's row estimate."""
     statement = scoped(select(WorkOrder), WorkOrder.organisation_id).options(
         joinedload(WorkOrder.organisation), joinedload(WorkOrder.device), joinedload(WorkOrder.assignee)
     )
     if filters.status:
         statement = statement.where(WorkOrder.status == filters.status)
-    else:
+    elif not with_deadline:
         statement = statement.where(WorkOrder.status.in_(OPEN_STATUSES))
     if filters.severity:
         statement = statement.where(WorkOrder.severity == filters.severity)
@@ -147,9 +149,12 @@ def queue_page(filters: QueueFilters, user, after: Cursor | None, size: int) -> 
     """
     base = queue_statement(filters, user)
     rows: list[WorkOrder] = []
-    if after is None or after.due is not None:
-        with_due = base.where(WorkOrder.next_due.is_not(None))
-        if after is not None:
+    closed_filter = bool(filters.status) and filters.status not in OPEN_STATUSES
+    if (after is None or after.due is not None) and not closed_filter:
+        with_due = queue_statement(filters, user, with_deadline=True)
+        if after is None:
+            with_due = with_due.where(WorkOrder.next_due.is_not(None))
+        else:
             with_due = with_due.where(tuple_(WorkOrder.next_due, WorkOrder.id) > (after.due, after.id))
         rows = list(db.session.scalars(with_due.order_by(WorkOrder.next_due, WorkOrder.id).limit(size + 1)))
     if len(rows) <= size:
