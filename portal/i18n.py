@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 from portal.config import ROOT
@@ -35,3 +36,21 @@ def select_locale() -> str:
     if saved in supported:
         return saved
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def translated_once(key, build):
+    """``build()`` worked out once per language and app and kept: for words that do not change while the
+    portal runs (label tables, a standard's severity names). A page prints such words many times, and each
+    lazy label would otherwise be looked up in the catalogue anew."""
+    cache = current_app.extensions.setdefault("portal_translated", {})
+    full_key = (str(get_locale()), key)
+    try:
+        return cache[full_key]
+    except KeyError:
+        value = cache[full_key] = build()
+        return value
+
+
+def plain_labels(labels: dict) -> dict[str, str]:
+    """A table of lazy labels (code → label) as plain strings in the current language."""
+    return {code: str(label) for code, label in labels.items()}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, g
+from flask import abort, g, has_request_context
 from flask_login import current_user
 from sqlalchemy import false, select
 
 from portal.auth.roles import ADMIN, AUDITOR
 from portal.extensions import db
-from portal.orgs.models import Contract
+from portal.orgs.models import Contract, Organisation
 
 
 def organisation_ids_for(user) -> frozenset[int] | None:
@@ -33,6 +33,23 @@ def visible_organisation_ids() -> frozenset[int] | None:
         ids = organisation_ids_for(current_user) if user_id else frozenset()
         g.visible_org_ids = cached = (user_id, ids)
     return cached[1]
+
+
+def visible_organisations() -> list[Organisation]:
+    """The active organisations the current user may see, by name; read once per request (the menu, the
+    filters and the forms of one page all ask)."""
+    if not has_request_context():
+        return _read_visible_organisations()
+    user_id = current_user.get_id() if current_user.is_authenticated else None
+    cached = g.get("visible_organisations")
+    if cached is None or cached[0] != user_id:
+        g.visible_organisations = cached = (user_id, _read_visible_organisations())
+    return cached[1]
+
+
+def _read_visible_organisations() -> list[Organisation]:
+    statement = select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.name)
+    return list(db.session.scalars(scoped(statement, Organisation.id)))
 
 
 def scoped(statement, column):

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from portal.auth.scoping import scoped
+from portal.auth.scoping import scoped, visible_organisations
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.forms import builder
@@ -73,11 +73,9 @@ def may_fill(user, spec: FormSpec) -> bool:
 def eligible_organisations(spec: FormSpec) -> list[Organisation]:
     """The active organisations the current user may see that the form's plugin governs (every visible
     one when the plugin contributes no standard)."""
-    statement = select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.name)
     standards = plugin_standard_ids(spec.plugin)
-    if standards:
-        statement = statement.where(Organisation.standard.in_(standards))
-    return list(db.session.scalars(scoped(statement, Organisation.id)))
+    return [organisation for organisation in visible_organisations()
+            if not standards or organisation.standard in standards]
 
 
 def form_menu_items(user, plugin: str, labels: dict[str, str], order: int = 50) -> list[MenuItem]:

@@ -16,10 +16,10 @@ from sqlalchemy.orm import joinedload
 
 from portal.auth.models import User
 from portal.auth.roles import ENGINEER
-from portal.auth.scoping import scoped
+from portal.auth.scoping import scoped, visible_organisations  # noqa: F401 (the desk's choices)
 from portal.devices.models import Device
 from portal.extensions import db
-from portal.orgs.models import Contract, Organisation
+from portal.orgs.models import Contract
 from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, WorkOrder
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -191,12 +191,6 @@ def my_orders(user) -> list[WorkOrder]:
 # ----------------------------------------------------------------------------------------------------------
 # Choices and look-ups for the desk's forms
 # ----------------------------------------------------------------------------------------------------------
-
-
-def visible_organisations() -> list[Organisation]:
-    """The active organisations the current user may see, by name."""
-    statement = scoped(select(Organisation), Organisation.id).where(Organisation.active.is_(True))
-    return list(db.session.scalars(statement.order_by(Organisation.name)))
 
 
 def visible_engineers() -> list[User]:

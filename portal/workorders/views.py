@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
@@ -18,6 +19,7 @@ from portal.auth.scoping import can_see, get_visible_or_404
 from portal.auth.session import permission_required
 from portal.devices.models import Device
 from portal.extensions import db
+from portal.i18n import plain_labels, translated_once
 from portal.orgs.models import Organisation
 from portal.plugins import registry
 from portal.types import utcnow
@@ -42,6 +44,7 @@ bp = Blueprint("workorders", __name__, url_prefix="/orders")
 
 LEFT = _l("%(time)s left")
 OVERDUE = _l("%(time)s overdue")
+SEVERITY_TONES = ("danger", "warning", "info")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -55,10 +58,11 @@ def duration(seconds: int) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def countdown(due: datetime, now: datetime) -> str:
-    """Time left until a deadline, or past it, in words."""
+def countdown(due: datetime, now: datetime, words: dict | None = None) -> str:
+    """Time left until a deadline, or past it, in words (``words``: ``desk_words()``, when at hand)."""
     left = math.floor((due - now).total_seconds())
-    return str((LEFT if left >= 0 else OVERDUE) % {"time": duration(left)})
+    words = words or desk_words()
+    return words["countdown_left" if left >= 0 else "countdown_overdue"].format(time=duration(left))
 
 
 def iso(value: datetime | None) -> str:
@@ -66,21 +70,34 @@ def iso(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat() if value else ""
 
 
+def desk_words() -> dict:
+    """The desk's label tables and the countdown's two phrases (with a ``{time}`` slot, as
+    ``static/js/clocks.js`` fills them) in the current language."""
+    return translated_once("desk", lambda: {
+        "status_labels": plain_labels(STATUSES), "step_labels": plain_labels(STEP_LABELS),
+        "event_labels": plain_labels(EVENT_LABELS), "clock_labels": plain_labels(CLOCK_LABELS),
+        "clock_state_labels": plain_labels(CLOCK_STATE_LABELS),
+        "channel_labels": plain_labels(CHANNELS),
+        "service_type_labels": plain_labels(SERVICE_TYPES),
+        "countdown_left": str(LEFT % {"time": "{time}"}), "countdown_overdue": str(OVERDUE % {"time": "{time}"}),
+    })
+
+
+def severity_badges() -> dict[str, dict[str, tuple[str, str]]]:
+    """Per enabled standard, each severity of its table as (label, Bootstrap colour): the most severe row
+    danger, then warning, then info."""
+    def badges(standard) -> dict[str, tuple[str, str]]:
+        ranked = sorted(standard.severities, key=lambda row: row.rank)
+        return {row.id: (str(row.label), SEVERITY_TONES[min(position, 2)]) for position, row in enumerate(ranked)}
+
+    return translated_once("severities", lambda: {
+        standard_id: badges(standard) for standard_id, standard in registry().standards.items()})
+
+
 def severity_label(standard_id: str, severity_id: str | None) -> str:
     """A severity's label in its standard's table (the id when the standard is not enabled)."""
-    standard = registry().standard(standard_id)
-    ids = {row.id: row for row in standard.severities} if standard else {}
-    return str(ids[severity_id].label) if severity_id in ids else (severity_id or "")
-
-
-def severity_tone(standard_id: str, severity_id: str | None) -> str:
-    """A Bootstrap colour for a severity: the most severe row of the table danger, then warning, info."""
-    standard = registry().standard(standard_id)
-    if standard is None or severity_id is None:
-        return "secondary"
-    ranked = [row.id for row in sorted(standard.severities, key=lambda row: row.rank)]
-    position = ranked.index(severity_id) if severity_id in ranked else len(ranked)
-    return ("danger", "warning", "info")[min(position, 2)] if position < len(ranked) else "secondary"
+    badge = severity_badges().get(standard_id, {}).get(severity_id)
+    return badge[0] if badge else (severity_id or "")
 
 
 def clock_state(clock) -> str:
@@ -95,12 +112,11 @@ def clock_state(clock) -> str:
 @bp.context_processor
 def desk_helpers() -> dict:
     """Labels and helpers every desk template uses."""
+    words = desk_words()
     return {
-        "status_labels": STATUSES, "step_labels": STEP_LABELS, "event_labels": EVENT_LABELS,
-        "clock_labels": CLOCK_LABELS, "clock_state_labels": CLOCK_STATE_LABELS, "channel_labels": CHANNELS,
-        "service_type_labels": SERVICE_TYPES, "main_steps": MAIN_STEPS, "step_inputs": STEP_INPUTS,
-        "severity_label": severity_label, "severity_tone": severity_tone, "clock_state": clock_state,
-        "countdown": countdown, "iso": iso, "nearest_clock": queries.nearest_clock,
+        **words, "main_steps": MAIN_STEPS, "step_inputs": STEP_INPUTS,
+        "severity_badges": severity_badges(), "severity_label": severity_label, "clock_state": clock_state,
+        "countdown": partial(countdown, words=words), "iso": iso, "nearest_clock": queries.nearest_clock,
         "clocks_for": services.clocks_of, "steps_for": steps_for,
         "time_zone": current_app.config["PORTAL_TIMEZONE"],
     }
@@ -134,7 +150,7 @@ def filter_choices() -> dict:
     if wants_fragment():
         return {}
     return {
-        "statuses": STATUSES,
+        "statuses": desk_words()["status_labels"],
         "severities": [(standard, row) for standard in enabled_standards() for row in standard.severities],
         "organisations": queries.visible_organisations(),
         "engineers": queries.visible_engineers(),
