@@ -13,14 +13,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2_fragments.flask import render_block, render_blocks
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.auth.models import User
-from portal.auth.scoping import can_see, get_visible_or_404
+from portal.auth.scoping import can_see
 from portal.auth.session import permission_required
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.i18n import plain_labels, translated_once
-from portal.orgs.models import Organisation
+from portal.orgs.models import Contract, Organisation
 from portal.plugins import registry
 from portal.types import utcnow
 from portal.web import render, wants_fragment
@@ -348,11 +349,17 @@ def classify():
 
 
 def load_order(number: str) -> WorkOrder:
-    """The order with this number if the user may see it, else 404."""
+    """The order with this number if the user may see it, else 404; what its page shows of the
+    organisation, device, assignee, contract and provider comes in the same statement."""
     order_id = parse_number(number)
     if order_id is None:
         abort(404)
-    return get_visible_or_404(WorkOrder, order_id)
+    options = (joinedload(WorkOrder.organisation), joinedload(WorkOrder.device), joinedload(WorkOrder.assignee),
+               joinedload(WorkOrder.contract).joinedload(Contract.provider))
+    order = db.session.get(WorkOrder, order_id, options=options)
+    if order is None or not can_see(order.organisation_id):
+        abort(404)
+    return order
 
 
 def may_change_severity(order: WorkOrder, standard) -> bool:
