@@ -52,6 +52,13 @@ def _read_visible_organisations() -> list[Organisation]:
     return list(db.session.scalars(scoped(statement, Organisation.id)))
 
 
+def forget_visible() -> None:
+    """Drop what the previous request worked out about the user's organisations (the app context, and so
+    ``g``, can outlive a request: in tests, or a CLI command serving several)."""
+    g.pop("visible_org_ids", None)
+    g.pop("visible_organisations", None)
+
+
 def scoped(statement, column):
     """Restrict a select to rows whose organisation column the current user may see."""
     ids = visible_organisation_ids()

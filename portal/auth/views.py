@@ -11,11 +11,13 @@ from sqlalchemy import select
 
 from portal.auth.forms import LoginForm
 from portal.auth.models import User
+from portal.auth.scoping import forget_visible
 from portal.extensions import db, limiter
 from portal.types import utcnow
 from portal.web import render
 
 bp = Blueprint("auth", __name__)
+bp.before_app_request(forget_visible)
 
 
 def _login_limit() -> str:
