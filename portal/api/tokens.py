@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import contains_eager
 
 from portal.auth.models import User
 from portal.extensions import db
@@ -36,7 +37,7 @@ def issue(user: User, name: str = "") -> tuple[ApiToken, str]:
 def resolve(raw: str) -> ApiToken | None:
     """The live token for a presented string: known, not revoked, its user active; else None."""
     statement = (
-        select(ApiToken).join(ApiToken.user)
+        select(ApiToken).join(ApiToken.user).options(contains_eager(ApiToken.user))
         .where(ApiToken.token_hash == digest(raw), ApiToken.revoked_at.is_(None), User.active.is_(True))
     )
     return db.session.scalar(statement)
