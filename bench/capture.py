@@ -1,5 +1,8 @@
 """Capture the exact SQL the portal sends for the queue page, the order page and order creation, so that the
-floor app (``bench/floor.py``) runs the same statements with no portal around them.
+floor app (``bench/floor.py``) runs the same statements with no portal around them: the page's data (the
+queue's keyset statements, the order's own rows) with the cursor and ids of each request, and every other
+statement the page runs (the signed-in user, the user's scope, the menu's and the filters' choices) as the
+bench clerk's signed-in request sends it.
 
 The portal's own code runs in-process against the bench database (``queries.queue_page``, the order page's
 view, ``services.create_order``) while an SQLAlchemy ``before_cursor_execute`` listener records each
@@ -21,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import CLERK, portal_env
+from bench.common import CLERK, PASSWORD, portal_env
 
 CAPTURE_SIZE = 1234  # a page size no id or count in the data equals: its LIMIT (size + 1) is easy to find
 PLANTED_DUE = datetime(2999, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)  # after every deadline: nothing follows
@@ -119,7 +122,7 @@ def queue_templates(recorder, app, clerk) -> dict:
             for sql, params in calls:
                 if "FROM work_order" not in sql:
                     continue
-                kind = "due" if "next_due IS NOT NULL" in sql else "nodue"
+                kind = "nodue" if "work_order.next_due IS NULL" in sql else "due"
                 entry = {"sql": sql, "params": {k: encode(v) for k, v in params.items()},
                          "limit": one_key(params, CAPTURE_SIZE + 1, "LIMIT")}
                 if keys_with(params, PLANTED_ID):
@@ -129,7 +132,10 @@ def queue_templates(recorder, app, clerk) -> dict:
                     variants[f"after_{kind}"] = entry
                 else:
                     variants[f"first_{kind}"] = entry
-        missing = {"first_due", "first_nodue", "after_due", "after_nodue"} - set(variants)
+        expected = {"first_nodue", "after_nodue"}
+        if name == "open":  # a closed-status filter skips the read of orders with a deadline (none are closed)
+            expected |= {"first_due", "after_due"}
+        missing = expected - set(variants)
         if missing:
             raise SystemExit(f"capture: queue statements not seen for {name}: {sorted(missing)}")
         templates[name] = variants
@@ -141,11 +147,11 @@ PK_ROLES = {"work_order": "order", "organisation": "organisation", "device": "de
 EXPANDED_LIST = re.compile(r"_\d+_\d+$")  # organisation_id_1_7: one element of an IN list (the user's scope)
 
 
-def order_page_statements(recorder, app, clerk, number: str, order) -> dict:
+def order_page_statements(recorder, app, clerk, number: str, order) -> list[dict]:
     """The statements the order page runs for the order's own data, once the user and their scope are
     known, with each parameter that holds one of the order's ids replaced by the name of that id.
-    Statements filtered by the user's list of organisations (menus, choices) are page chrome, not the
-    order's data: they are listed apart and the floor does not run them."""
+    Statements filtered by the user's list of organisations (menus, choices) are the same for every order:
+    they are part of the page's overhead (``page_overhead``)."""
     from flask_login import login_user
 
     from portal.auth.scoping import visible_organisation_ids
@@ -157,13 +163,12 @@ def order_page_statements(recorder, app, clerk, number: str, order) -> dict:
     clerk = db.session.get(type(clerk), clerk.id)
     with app.test_request_context(f"/orders/{number}"):
         login_user(clerk)
-        visible_organisation_ids()  # the session's scoping query: portal overhead, not the page's data
+        visible_organisation_ids()  # the session's scoping query: in the page's overhead
         with recorder.capturing() as calls:
             views.detail(number)
-    data, chrome = [], []
+    data = []
     for sql, params in calls:
         if any(EXPANDED_LIST.search(key) for key in params):
-            chrome.append(sql)
             continue
         table = re.search(r"\nFROM (\w+)", sql)
         roles = {}
@@ -175,7 +180,31 @@ def order_page_statements(recorder, app, clerk, number: str, order) -> dict:
             elif type(value) is int and value == ids["order"]:
                 roles[key] = "order"
         data.append({"sql": sql, "params": {k: encode(v) for k, v in params.items()}, "roles": roles})
-    return {"statements": data, "chrome": chrome}
+    return data
+
+
+def signed_in_client(app):
+    """A test client of the portal signed in as the bench clerk through the sign-in form."""
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    response = client.post("/login", data={"username": CLERK, "password": PASSWORD,
+                                           "csrf_token": token.group(1) if token else ""})
+    if response.status_code not in (302, 303):
+        raise SystemExit(f"capture: signing in as {CLERK} answered {response.status_code}")
+    return client
+
+
+def page_overhead(recorder, client, path: str, is_data) -> list[dict]:
+    """Every statement a signed-in request for ``path`` runs besides the page's data (``is_data(sql)``),
+    with its parameters: they are the same on every request of the bench clerk."""
+    client.get(path)  # the first request of a session may differ (warm-ups, caches)
+    with recorder.capturing() as calls:
+        response = client.get(path)
+    if response.status_code != 200:
+        raise SystemExit(f"capture: GET {path} answered {response.status_code}")
+    return [{"sql": sql, "params": {k: encode(v) for k, v in params.items()}}
+            for sql, params in calls if not is_data(sql)]
 
 
 def insert_statement(recorder, app, clerk) -> dict:
@@ -232,13 +261,20 @@ def capture(path: Path) -> dict:
         recorder = Recorder(db.engine)
         clerk = db.session.scalar(select(User).where(User.username == CLERK))
         order = sample_order(app)
+        order_data = order_page_statements(recorder, app, clerk, order.number, order)
         result = {
             "page_size": app.config["PORTAL_PAGE_SIZE"],
             "queue": queue_templates(recorder, app, clerk),
-            "order": {"number": order.number, **order_page_statements(recorder, app, clerk, order.number, order)},
+            "order": {"number": order.number, "statements": order_data},
             "insert": insert_statement(recorder, app, clerk),
         }
         db.session.remove()
+    # Whole requests, each in its own app context as under gunicorn (a shared one would share ``g``).
+    client = signed_in_client(app)
+    data_sql = {statement["sql"] for statement in order_data}
+    result["queue_overhead"] = page_overhead(recorder, client, "/orders/", lambda sql: "FROM work_order" in sql)
+    result["order"]["overhead"] = page_overhead(recorder, client, f"/orders/{order.number}",
+                                                lambda sql: sql in data_sql)
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     return result
 

@@ -1,6 +1,8 @@
 """The floor: a bare Flask app that runs the portal's own SQL (captured by ``bench/capture.py``) and renders
 the same rows with a plain Jinja template, with no portal around it (no sign-in, scoping, ORM, babel,
-CSRF or plugins). What the portal adds on top of this is its overhead.
+CSRF or plugins). Each page runs every statement the portal's page runs: the page's data with this
+request's cursor or order, and the rest (the signed-in user, the user's scope, the menu's and filters'
+choices) as the bench clerk's request sends them. What the portal adds on top of this is its overhead.
 
     BENCH_FLOOR_SQL=bench/results/floor_sql.json gunicorn --workers 2 --threads 4 bench.floor:app
 
@@ -73,6 +75,11 @@ def fetch(sql: str, params: dict) -> tuple[list[str], list[tuple]]:
     return [column.name for column in cur.description], cur.fetchall()
 
 
+def run_overhead(statements: list[dict]) -> int:
+    """The page's statements besides its data, as the portal sends them; how many rows they gave."""
+    return sum(len(fetch(statement["sql"], decode_params(statement["params"]))[1]) for statement in statements)
+
+
 # ------------------------------------------------------------------------------------------------ the queue
 
 
@@ -98,9 +105,10 @@ def run_variant(template: dict, limit: int, after=None) -> tuple[list[str], list
 
 
 def page_rows(variants: dict, after) -> tuple[list[str], list[tuple]]:
-    """The queue_page logic: orders with a deadline past the cursor, then those without one by id."""
+    """The queue_page logic: orders with a deadline past the cursor (not for a closed-status filter, whose
+    orders have none), then those without one by id."""
     names, rows = [], []
-    if after is None or after[0] is not None:
+    if (after is None or after[0] is not None) and "first_due" in variants:
         names, rows = run_variant(variants["first_due" if after is None else "after_due"], PAGE_SIZE + 1, after)
     if len(rows) <= PAGE_SIZE:
         nodue_after = after if after is not None and after[0] is None else None
@@ -146,6 +154,7 @@ def queue():
         abort(404)
     after = parse_cursor(request.args.get("after"))
     try:
+        run_overhead(SPEC["queue_overhead"])
         names, rows = page_rows(variants, after)
     finally:
         connection().rollback()
@@ -172,6 +181,7 @@ def order(number: str):
     ids = {"order": int(digits)}
     results = []
     try:
+        run_overhead(SPEC["order"]["overhead"])
         for statement in SPEC["order"]["statements"]:
             params = decode_params(statement["params"])
             for key, role in statement["roles"].items():
@@ -189,37 +199,17 @@ def order(number: str):
 
 
 def learn_ids(ids: dict, names: list[str], rows: list[tuple]) -> None:
-    """Pick up the ids later statements need from the order's and the contract's rows."""
+    """Pick up the ids later statements need from the order's row (its own columns come first; SQLAlchemy
+    labels the joined tables' repeated names ``…_1``) and its contract's columns, joined or read alone."""
     if len(rows) != 1:
         return
-    row = dict(zip(names, rows[0], strict=False))
+    row: dict = {}
+    for name, value in zip(names, rows[0], strict=True):
+        row.setdefault(name, value)
     if "summary" in row and "contract_id" in row:  # the order
         ids.update(organisation=row["organisation_id"], device=row["device_id"], contract=row["contract_id"],
                    assignee=row["assignee_id"])
-    elif "provider_id" in row and "starts_on" in row:  # its contract
-        ids["provider"] = row["provider_id"]
-
-
-# ------------------------------------------------------------------------------------------------ creation
-
-
-INSERT = SPEC["insert"]
-INSERT_PARAMS = decode_params(INSERT["params"])
-CAPTURED_AT = datetime.fromisoformat(INSERT["captured_at"])
-
-
-@app.post("/api/v1/work-orders")
-def create():
-    """Insert an order with the portal's INSERT (its times moved to now) and commit."""
-    body = request.get_json(force=True)
-    params = shifted(INSERT_PARAMS, INSERT["times"], CAPTURED_AT, datetime.now(UTC))
-    summary_key = next(key for key, value in INSERT_PARAMS.items() if value == "屏幕无显示")
-    params[summary_key] = body.get("summary", "")[:200]
-    conn = connection()
-    try:
-        order_id = conn.execute(INSERT["sql"], params).fetchone()[0]
-        conn.commit()
-    except Exception:
-        conn.rollback()
-        raise
-    return jsonify({"number": f"WO{order_id:08d}"}), 201
+    if "starts_on" in names:  # the contract: its provider_id comes before starts_on
+        before = names[:names.index("starts_on")]
+        column = max(index for index, name in enumerate(before) if name.startswith("provider_id"))
+        ids["provider"] = rows[0][column]
