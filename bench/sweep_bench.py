@@ -24,7 +24,11 @@ import time
 from dataclasses import asdict
 from datetime import datetime
 
-from bench.common import connect, meta, portal_env
+try:
+    from bench.common import connect, meta, portal_env
+except ModuleNotFoundError:  # run as a script: bench/ is on sys.path, the project root is not
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    from bench.common import connect, meta, portal_env
 
 RESET_SQL = """
 UPDATE work_order w
