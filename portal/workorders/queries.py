@@ -12,14 +12,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, or_, select, tuple_
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from portal.auth.models import User
 from portal.auth.roles import ENGINEER
 from portal.auth.scoping import scoped, visible_organisations  # noqa: F401 (the desk's choices)
 from portal.devices.models import Device
 from portal.extensions import db
-from portal.orgs.models import Contract
+from portal.orgs.models import Contract, Organisation
 from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, WorkOrder
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -107,13 +107,23 @@ class QueuePage:
     next_cursor: Cursor | None
 
 
+# What a queue row shows (number, organisation, device, summary, severity, status, nearest clock, flags):
+# only these columns are read.
+QUEUE_COLUMNS = (
+    load_only(WorkOrder.id, WorkOrder.organisation_id, WorkOrder.device_id, WorkOrder.standard,
+              WorkOrder.summary, WorkOrder.severity, WorkOrder.status, WorkOrder.next_due, WorkOrder.breached,
+              WorkOrder.resolved_at, WorkOrder.spare_provided_at,
+              *(getattr(WorkOrder, f"{part}_{name}") for part in ("due", "state") for name in CLOCK_NAMES)),
+    joinedload(WorkOrder.organisation).load_only(Organisation.name),
+    joinedload(WorkOrder.device).load_only(Device.code),
+)
+
+
 def queue_statement(filters: QueueFilters, user, with_deadline: bool = False):
     """The scoped, filtered select of orders for the queue (without order or paging). Orders with a
     deadline (``with_deadline``) are open by construction, so the open-status test is left out there: it
     only misleads PostgreSQL's row estimate."""
-    statement = scoped(select(WorkOrder), WorkOrder.organisation_id).options(
-        joinedload(WorkOrder.organisation), joinedload(WorkOrder.device), joinedload(WorkOrder.assignee)
-    )
+    statement = scoped(select(WorkOrder), WorkOrder.organisation_id).options(*QUEUE_COLUMNS)
     if filters.status:
         statement = statement.where(WorkOrder.status == filters.status)
     elif not with_deadline:
