@@ -126,8 +126,9 @@ def countdown(due: datetime, now: datetime) -> str:
 
 def queue_row(names: list[str], row: tuple, now: datetime) -> dict:
     """The fields the portal's queue shows. The statement selects the order's columns first, then the
-    joined organisation's, device's and assignee's (SQLAlchemy labels repeated names ``code_1``, …): the
-    first column of each name is the order's."""
+    joined organisation's and device's (SQLAlchemy labels repeated names ``code_1``, …): the first column
+    of each name is the order's; the device's code is the only ``code`` unless the organisation's is read
+    too."""
     first: dict = {}
     for name, value in zip(names, row, strict=True):
         first.setdefault(name, value)
@@ -138,7 +139,7 @@ def queue_row(names: list[str], row: tuple, now: datetime) -> dict:
                       if first[f"state_{name}"] == "running" and first[f"due_{name}"] == next_due), None)
     return {
         "id": first["id"], "number": f"WO{first['id']:08d}", "organisation": first["name"],
-        "device": first["code_1"], "summary": first["summary"], "severity": first["severity"],
+        "device": first.get("code_1", first.get("code")), "summary": first["summary"], "severity": first["severity"],
         "status": first["status"], "breached": first["breached"], "clock": clock,
         "countdown": countdown(next_due, now) if next_due else "",
         "next_due_iso": next_due.astimezone(UTC).isoformat() if next_due else "",
