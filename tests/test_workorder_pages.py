@@ -90,6 +90,20 @@ def test_queue_lists_open_visible_orders_by_nearest_deadline(client, world):
     assert 'data-clock="response"' in page
 
 
+def test_queue_words_follow_the_language_switch(client, world):
+    """Labels are worked out once per language: switching language changes every one of them."""
+    log(world, minutes_ago=5)
+    sign_in(client, "clerk")
+    english = text(client.get("/orders/"))
+    assert ">Accepted<" in english and " left" in english and 'data-left="{time} left"' in english
+    client.get("/lang/zh_CN")
+    chinese = text(client.get("/orders/"))
+    assert ">已受理<" in chinese and "剩余 " in chinese and 'data-left="剩余 {time}"' in chinese
+    assert ">Accepted<" not in chinese
+    client.get("/lang/en")
+    assert ">Accepted<" in text(client.get("/orders/"))
+
+
 def test_queue_filters(client, world):
     engineer_b = factories.user("engineer_b", "engineer", prov=world.prov_b)
     urgent = log(world, device=world.police_device, minutes_ago=10)
