@@ -4,22 +4,27 @@ Set-based SQL, one transaction, no Python loop over orders:
 
 1. ``INSERT … SELECT`` a ``breach`` event (data ``{"clock": name}``, dated at the deadline) on the
    timeline of every running clock past its deadline;
-2. ``INSERT … SELECT … ON CONFLICT DO NOTHING`` a ``breach`` notification for each of those clocks to the
-   order's assignee, the clerks of the contract's provider (the desk) and the organisation's requesters;
+2. ``INSERT … SELECT`` a ``breach`` notification for each of those clocks to the order's assignee, the
+   clerks of the contract's provider (the desk) and the organisation's requesters, unless one is queued
+   (a clock breached again after an extension);
 3. ``UPDATE`` those orders: the clocks ``breached``, the order flagged, and ``next_due`` recomputed as the
    earliest deadline still running (what ``workorders.services.recompute`` stores), so the queue keeps
    sorting by the nearest live deadline;
-4. ``INSERT … SELECT … ON CONFLICT DO NOTHING`` a ``warning`` notification to the assignee of every clock
-   still running past its 80% mark.
+4. ``INSERT … SELECT`` a ``warning`` notification to the assignee of every clock still running past its
+   80% mark who has none about it yet.
 
 A clock counts as running when its state is ``running``, the order is open and not paused, and, for the
 repair clock, the device is not at the factory (that stretch pauses it). Every running clock's deadline is
 at or after ``next_due``, so ``next_due < now`` narrows steps 1-3 to an index range scan of the queue
-index. A re-run finds nothing new: breached clocks no longer match and notifications are unique.
+index. A re-run finds nothing new: breached clocks no longer match and queued notifications are skipped. The
+inserts skip them with a probe of the unique index instead of ``ON CONFLICT DO NOTHING``, whose speculative
+insertion costs more per row than the probe.
 
 The updates bypass the ORM, so the audit trail does not list them: the breach events on the order's
 timeline are the record. On PostgreSQL the transaction runs at REPEATABLE READ behind an advisory lock:
-one sweep at a time, and a concurrent step on an order it breaches makes it roll back and start again.
+one sweep at a time, and a concurrent step on an order it breaches makes it roll back and start again
+(as does a sweep whose snapshot predates the commit of the one that held the lock before it: it meets
+that one's notifications as unique violations).
 """
 
 from __future__ import annotations
@@ -42,7 +47,6 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import JSON
 
@@ -54,10 +58,10 @@ from portal.orgs.models import Contract
 from portal.plugins import registry
 from portal.sla.engine import BREACHED, RUNNING
 from portal.types import UTCDateTime, utcnow
-from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, Notification, WorkOrder, WorkOrderEvent
+from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, Notification, WorkOrder, WorkOrderEvent
 
 ATTEMPTS = 3
-RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock
+RETRYABLE = ("40001", "40P01", "23505")  # serialization failure, deadlock, unique violation
 LOCK_KEY = 0x504F5254414C01  # "PORTAL" + 1: the sweep's advisory lock
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 ACTOR = "system"
@@ -115,9 +119,16 @@ def past_warning(name: str, now: datetime):
     return and_(running(name), orders.c[f"warn_{name}"] <= now)
 
 
+def not_closed():
+    """The status is open, as a test no index on status serves (the check constraint bounds the status)."""
+    return orders.c.status.not_in([status for status in STATUSES if status not in OPEN_STATUSES])
+
+
 def overdue_orders(now: datetime):
-    """Orders with at least one running clock past its deadline (index range on next_due first)."""
-    return and_(live(), orders.c.next_due < now, or_(*(overdue(name, now) for name in CLOCK_NAMES)))
+    """Orders with at least one running clock past its deadline: an index range on next_due alone (with
+    ``live()`` PostgreSQL also read the status index's 100,000 open orders to AND the two bitmaps)."""
+    return and_(orders.c.next_due < now, not_closed(), orders.c.paused_at.is_(None),
+                or_(*(overdue(name, now) for name in CLOCK_NAMES)))
 
 
 def flag(condition):
@@ -154,10 +165,9 @@ def breaches_cte(now: datetime):
     return union_all(*rows).cte("breach")
 
 
-def queue_notifications(dialect_name: str, rows):
-    """INSERT the notification rows, skipping those already queued (the unique constraint)."""
-    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert(notifications)
-    return insert.from_select(NOTIFICATION_COLUMNS, rows).on_conflict_do_nothing()
+def queue_notifications(rows):
+    """INSERT the notification rows (the SELECTs leave out those already queued)."""
+    return notifications.insert().from_select(NOTIFICATION_COLUMNS, rows)
 
 
 def breach_events(breach):
@@ -173,8 +183,16 @@ def contacts(channels) -> dict:
     return {channel: {"email": users.c.email, "sms": users.c.phone}[channel] for channel in channels}
 
 
-def notification_rows(source, kind: str, recipients, channels, now: datetime):
-    """SELECTs of notification rows: ``recipients`` is a list of (join target, on clause) per source row."""
+def not_queued(source, kind: str, channel: str):
+    """No such notification is queued yet (a probe of the unique index)."""
+    return not_(exists().where(notifications.c.work_order_id == source.c.work_order_id,
+                               notifications.c.clock == source.c.clock, notifications.c.kind == kind,
+                               notifications.c.recipient_id == users.c.id, notifications.c.channel == channel))
+
+
+def notification_rows(source, kind: str, recipients, channels, now: datetime, probe: bool = True):
+    """SELECTs of notification rows: ``recipients`` is a list of (join target, on clause) per source row;
+    ``probe=False`` when the source already left out the clocks with a notification queued."""
     selects = []
     for channel, contact in contacts(channels).items():
         for target, on in recipients:
@@ -183,21 +201,25 @@ def notification_rows(source, kind: str, recipients, channels, now: datetime):
                        sql_string(channel), sql_string("pending"), literal(0), sql_string(""),
                        literal(now, UTCDateTime))
                 .select_from(target)
-                .where(users.c.active.is_(True), contact != "", on)
+                .where(users.c.active.is_(True), contact != "", on,
+                       not_queued(source, kind, channel) if probe else true())
             )
     return union_all(*selects)
 
 
-def breach_notifications(dialect_name: str, breach, channels, now: datetime):
-    """INSERT the breach notifications: assignee, the provider's clerks, the organisation's requesters."""
+def breach_notifications(breach, channels, now: datetime):
+    """INSERT the breach notifications: assignee, the provider's clerks, the organisation's requesters
+    (once each: an assignee whose role was changed to clerk or requester is not listed twice)."""
     desk = breach.join(contracts, contracts.c.id == breach.c.contract_id).join(
         users, users.c.provider_id == contracts.c.provider_id)
+    not_assignee = users.c.id.is_distinct_from(breach.c.assignee_id)
     recipients = [
         (breach.join(users, users.c.id == breach.c.assignee_id), true()),
-        (desk, users.c.role == CLERK),
-        (breach.join(users, users.c.organisation_id == breach.c.organisation_id), users.c.role == REQUESTER),
+        (desk, and_(users.c.role == CLERK, not_assignee)),
+        (breach.join(users, users.c.organisation_id == breach.c.organisation_id),
+         and_(users.c.role == REQUESTER, not_assignee)),
     ]
-    return queue_notifications(dialect_name, notification_rows(breach, "breach", recipients, channels, now))
+    return queue_notifications(notification_rows(breach, "breach", recipients, channels, now))
 
 
 def earliest(dialect_name: str, values):
@@ -227,12 +249,12 @@ def mark_breached(dialect_name: str, now: datetime):
 
 def already_warned(order_id, clock: str, recipient_id):
     """A warning about this clock is queued for the recipient (a probe of the unique index): most clocks
-    past their 80% mark were warned by an earlier sweep, and skipping them is cheaper than a conflict."""
+    past their 80% mark were warned by an earlier sweep."""
     return exists().where(notifications.c.work_order_id == order_id, notifications.c.clock == clock,
                           notifications.c.kind == "warning", notifications.c.recipient_id == recipient_id)
 
 
-def warning_notifications(dialect_name: str, channels, now: datetime):
+def warning_notifications(channels, now: datetime):
     """INSERT a warning to the assignee of each clock running past its 80% mark."""
     candidates = (
         select(orders.c.id, orders.c.assignee_id,
@@ -249,7 +271,7 @@ def warning_notifications(dialect_name: str, channels, now: datetime):
         for name in CLOCK_NAMES
     )).cte("warning")
     recipients = [(warned.join(users, users.c.id == warned.c.assignee_id), true())]
-    return queue_notifications(dialect_name, notification_rows(warned, "warning", recipients, channels, now))
+    return queue_notifications(notification_rows(warned, "warning", recipients, channels, now, probe=False))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -263,15 +285,21 @@ def channels_available() -> tuple[str, ...]:
     return ("email", "sms") if has_sms else ("email",)
 
 
+def statements(dialect_name: str, now: datetime, channels) -> list[tuple[str, object]]:
+    """The sweep's statements in order, each with the SweepResult field counting its rows."""
+    breach = breaches_cte(now)
+    return [
+        ("breaches", breach_events(breach)),
+        ("breach_notifications", breach_notifications(breach, channels, now)),
+        ("orders", mark_breached(dialect_name, now)),
+        ("warning_notifications", warning_notifications(channels, now)),
+    ]
+
+
 def run_statements(connection, now: datetime, channels) -> SweepResult:
     """The sweep's statements, in order, on one connection inside its transaction."""
-    dialect_name = connection.dialect.name
-    breach = breaches_cte(now)
-    breaches = changed(connection, breach_events(breach))
-    breach_sent = changed(connection, breach_notifications(dialect_name, breach, channels, now))
-    updated = changed(connection, mark_breached(dialect_name, now))
-    warnings = changed(connection, warning_notifications(dialect_name, channels, now))
-    return SweepResult(breaches, updated, breach_sent, warnings)
+    return SweepResult(**{field: changed(connection, statement)
+                          for field, statement in statements(connection.dialect.name, now, channels)})
 
 
 def changed(connection, statement) -> int:
