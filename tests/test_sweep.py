@@ -261,3 +261,30 @@ def test_an_extension_past_the_breach_lets_the_clock_run_again(app, world):
     assert order.state_response == "running" and order.due_response > utcnow()
     assert order.next_due == order.due_response
     assert sweep().breaches == 0
+
+
+def test_a_clock_breached_again_after_an_extension_is_recorded_but_not_notified_twice(app, world):
+    give_contacts(world, "engineer", "clerk", "requester")
+    order_id = log_order(app, world, ago=HOUR, assignee=world.engineer)
+    assert sweep().breach_notifications == 3
+    step(app, world, order_id, "extend", at=utcnow(), reason="Mountain road closed", hours="1",
+         approved_by=world.requester)
+    due = fresh(order_id).due_response
+    again = sweep(due + MINUTE)
+    assert (again.breaches, again.breach_notifications) == (1, 0)
+    assert [event.data["clock"] for event in breach_events(order_id)] == ["response", "response"]
+    assert fresh(order_id).state_response == "breached"
+    assert len([row for row in queued() if row[1] == "response" and row[2] == "breach"]) == 3
+
+
+def test_an_assignee_who_is_also_on_the_desk_is_notified_once(app, world):
+    give_contacts(world, "engineer", "clerk", "requester")
+    order_id = log_order(app, world, ago=HOUR, assignee=world.engineer)
+    world.engineer.role = "clerk"  # moved to the provider's desk while the order is still assigned to him
+    db.session.commit()
+    assert sweep().breach_notifications == 3
+    assert queued() == {
+        (order_id, "response", "breach", "engineer", "email"),
+        (order_id, "response", "breach", "clerk", "email"),
+        (order_id, "response", "breach", "requester", "email"),
+    }
