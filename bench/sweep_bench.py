@@ -10,6 +10,10 @@ job itself would also enqueue ``notify.dispatch`` (sending e-mail), which is not
 After the timed run the sweep runs again at the same instant: it must report nothing and leave the row
 counts and the open orders' clock columns exactly as they were.
 
+Besides the wall-clock time, each run records the CPU time the sweep's PostgreSQL backend spent on each
+statement (``/proc/<pid>/schedstat``, so only with the server on this machine): on a shared machine the
+wall clock moves with the other load, the backend's CPU time much less.
+
     .venv/bin/python -m bench.sweep_bench --runs 5      # prints one JSON object
 """
 
@@ -23,6 +27,7 @@ import sys
 import time
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 
 try:
     from bench.common import connect, meta, portal_env
@@ -62,10 +67,63 @@ def reset(facts: dict) -> int:
     return restored
 
 
+def backend_cpu_ms(pid: int) -> float | None:
+    """The CPU time a PostgreSQL backend on this machine has used so far, in ms (None when unreadable)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class StatementCpu:
+    """Records the backend CPU time of every statement an engine runs, with the statement's first words."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.spent: list[tuple[str, float]] = []
+        self.started: float | None = None
+        event.listen(engine, "before_cursor_execute", self.before)
+        event.listen(engine, "after_cursor_execute", self.after)
+
+    @staticmethod
+    def pid(conn) -> int:
+        return conn.connection.dbapi_connection.info.backend_pid
+
+    def before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.started = backend_cpu_ms(self.pid(conn))
+
+    def after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        ended = backend_cpu_ms(self.pid(conn))
+        if self.started is not None and ended is not None:
+            self.spent.append((" ".join(statement.split()[:3]), ended - self.started))
+
+    def take(self, step_names: list[str]) -> dict[str, float] | None:
+        """The sweep's statements since the last take, by step name (the lock's SELECT left out)."""
+        spent = [ms for words, ms in self.spent if not words.startswith("SELECT pg_try_advisory")]
+        self.spent = []
+        if len(spent) != len(step_names):
+            return None
+        return {name: round(ms, 1) for name, ms in zip(step_names, spent, strict=True)}
+
+
 def fingerprint() -> dict:
     with connect() as conn:
         cur = conn.execute(FINGERPRINT_SQL)
         return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+
+
+def cpu_medians(runs: list[dict], steps: list[str]) -> dict:
+    """Median PostgreSQL CPU time of the sweep and of each statement, when every run recorded it."""
+    if not all(run["pg_cpu_ms"] for run in runs):
+        return {}
+    return {
+        "pg_cpu_median_ms": round(statistics.median(sum(run["pg_cpu_ms"].values()) for run in runs), 1),
+        "pg_cpu_median_ms_by_step": {step: statistics.median(run["pg_cpu_ms"][step] for run in runs)
+                                     for step in steps},
+        "rerun_pg_cpu_median_ms": round(statistics.median(sum((run["rerun_pg_cpu_ms"] or {}).values())
+                                                          for run in runs), 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -74,7 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     os.environ.update(portal_env())
     from bench.capture import portal_app
-    from portal.sla.sweep import sweep
+    from portal.extensions import db
+    from portal.sla.sweep import channels_available, statements, sweep
 
     with connect() as conn:
         facts = meta(conn)
@@ -82,19 +141,25 @@ def main(argv: list[str] | None = None) -> dict:
     app = portal_app()
     runs = []
     with app.app_context():
+        steps = [name for name, _statement in statements("postgresql", t0, channels_available())]
+        cpu = StatementCpu(db.engine)
         for _run in range(args.runs):
             restored = reset(facts)
             before = fingerprint()
+            cpu.take(steps)
             started = time.perf_counter()
             first = sweep(now=t0)
             first_seconds = time.perf_counter() - started
+            first_cpu = cpu.take(steps)
             after_first = fingerprint()
             started = time.perf_counter()
             again = sweep(now=t0)
             again_seconds = time.perf_counter() - started
+            again_cpu = cpu.take(steps)
             after_again = fingerprint()
             runs.append({
                 "restored_orders": restored, "seconds": round(first_seconds, 4), "result": asdict(first),
+                "pg_cpu_ms": first_cpu, "rerun_pg_cpu_ms": again_cpu,
                 "rerun_seconds": round(again_seconds, 4), "rerun_result": asdict(again),
                 "events_added": after_first["events"] - before["events"],
                 "notifications_added": after_first["notifications"] - before["notifications"],
@@ -103,7 +168,8 @@ def main(argv: list[str] | None = None) -> dict:
             })
             print(f"sweep run {_run + 1}: {first_seconds:.3f} s, {first.breaches} clocks breached on "
                   f"{first.orders} orders, {first.notifications} notifications; re-run {again_seconds:.3f} s, "
-                  f"unchanged: {runs[-1]['rerun_changed_nothing']}", file=sys.stderr, flush=True)
+                  f"unchanged: {runs[-1]['rerun_changed_nothing']}; PostgreSQL CPU ms {first_cpu}",
+                  file=sys.stderr, flush=True)
         reset(facts)
     summary = {
         "runs": runs,
@@ -115,6 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
         "expected_breaches": int(facts["sweep_backlog_clocks"]),
         "idempotent": all(run["rerun_changed_nothing"] for run in runs),
         "open_orders": int(facts["open"]),
+        **cpu_medians(runs, steps),
     }
     print(json.dumps(summary))
     return summary
