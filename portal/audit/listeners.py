@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from portal.audit import services
 from portal.audit.models import AuditEvent
 
-PENDING = "audit_pending"
+PENDING = "audit_pending"  # changes seen by before_flush, not yet flushed
+QUEUED = "audit_queued"  # (transaction, change) flushed, appended when the transaction commits
 
 
 class AppendOnlyError(RuntimeError):
@@ -69,20 +70,61 @@ def _change(action: str, obj, before: dict | None) -> dict | None:
 
 
 def after_flush(session: Session, flush_context) -> None:
-    """Write the remembered changes as chained events in the same transaction."""
+    """Queue the remembered changes, stamped with their time and actor, for the commit to append."""
     pending = session.info.pop(PENDING, [])
-    changes = [change for action, obj, before in pending if (change := _change(action, obj, before))]
-    services.append(session.connection(), changes)
+    changes = [services.stamped(change) for action, obj, before in pending if (change := _change(action, obj, before))]
+    if changes:
+        tag = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(QUEUED, []).extend((tag, change) for change in changes)
+
+
+def before_commit(session: Session) -> None:
+    """Append the transaction's queued changes to the chain as it commits (not at a savepoint's release).
+
+    Appending at the commit rather than at each flush keeps the chain's lock from being held while the
+    rest of the transaction runs. On PostgreSQL the append and the commit go to the server together.
+    """
+    if session.in_nested_transaction():
+        return
+    session.flush()
+    changes = [change for _tag, change in session.info.get(QUEUED, [])]
+    if not changes:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        services.append_and_commit(connection.connection.driver_connection, changes)
+    else:
+        services.append(connection, changes)
+    session.info.pop(QUEUED, None)
+
+
+def _within(transaction, ended) -> bool:
+    """Whether ``transaction`` is ``ended`` or one of the transactions nested in it."""
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def after_soft_rollback(session: Session, previous_transaction) -> None:
-    """Forget changes of a flush that failed."""
+    """Forget the changes of a flush that failed, and those queued in the transaction rolled back."""
     session.info.pop(PENDING, None)
+    queued = session.info.get(QUEUED)
+    if queued:
+        queued[:] = [(tag, change) for tag, change in queued if not _within(tag, previous_transaction)]
+
+
+def after_transaction_end(session: Session, transaction) -> None:
+    """Nothing queued outlives its database transaction, however it ended (appended, rolled back, closed)."""
+    if transaction.parent is None:
+        session.info.pop(QUEUED, None)
 
 
 def install() -> None:
     """Attach the hooks to every ORM session (idempotent)."""
     for name, handler in (("before_flush", before_flush), ("after_flush", after_flush),
+                          ("before_commit", before_commit), ("after_transaction_end", after_transaction_end),
                           ("after_soft_rollback", after_soft_rollback)):
         if not event.contains(Session, name, handler):
             event.listen(Session, name, handler)

@@ -102,10 +102,24 @@ def stored_values(obj, keys: list[str], connection) -> dict:
     return {key: plain(value) for key, value in zip(keys, row, strict=True)}
 
 
+def canonical(value) -> str:
+    """The canonical JSON of a value: keys sorted, no spaces, non-ASCII kept."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def event_hash(fields: dict) -> str:
     """SHA-256 over the canonical JSON of an event's fields (prev_hash included)."""
-    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
+
+
+def hash_halves(fields: dict) -> tuple[str, str]:
+    """The canonical JSON of an event's fields cut where prev_hash's value goes: SHA-256 over
+    ``prefix + prev_hash + suffix`` is ``event_hash`` of the fields with that prev_hash."""
+    members = [(key, f"{canonical(key)}:{canonical(value)}") for key, value in sorted(fields.items())
+               if key != "prev_hash"]
+    prefix = "{" + "".join(member + "," for key, member in members if key < "prev_hash") + '"prev_hash":"'
+    suffix = '"' + "".join("," + member for key, member in members if key > "prev_hash") + "}"
+    return prefix, suffix
 
 
 def hashed_fields(event) -> dict:
@@ -132,21 +146,61 @@ def last_hash(connection) -> str:
     return newest or GENESIS
 
 
+def stamped(change: dict) -> dict:
+    """A change with when and by whom it was made (kept when the change already says)."""
+    actor_id, actor_name = current_actor()
+    return {"at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, **change}
+
+
 def append(connection, changes: list[dict]) -> None:
-    """Append events for ``changes`` (action, table_name, record_id, organisation_id, before, after)."""
+    """Append events for ``changes`` (action, table_name, record_id, organisation_id, before, after, and
+    optionally at, actor_id, actor_name), hashed here, holding the append lock until the commit."""
     if not changes:
         return
-    actor_id, actor_name = current_actor()
     prev = last_hash(connection)
     rows = []
     for change in changes:
-        row = {"at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, **change, "prev_hash": prev}
+        row = {**stamped(change), "prev_hash": prev}
         row["hash"] = event_hash({**row, "at": plain(row["at"])})
         rows.append(row)
         prev = row["hash"]
     # One executemany: rows are inserted (and numbered) in the order of the chain.
     for start in range(0, len(rows), APPEND_BATCH):
         connection.execute(insert(AuditEvent.__table__), rows[start:start + APPEND_BATCH])
+
+
+# The next link, chained in the server: each INSERT reads the newest hash with a snapshot taken after the
+# lock was granted, and sees the rows inserted before it in the same transaction.
+CHAINED_INSERT = """
+INSERT INTO audit_event (at, actor_id, actor_name, action, table_name, record_id, organisation_id,
+                         before, after, prev_hash, hash)
+SELECT %(at)s, %(actor_id)s, %(actor_name)s, %(action)s, %(table_name)s, %(record_id)s, %(organisation_id)s,
+       %(before)s::json, %(after)s::json, head.hash,
+       encode(sha256(convert_to(%(prefix)s::text || head.hash || %(suffix)s::text, 'UTF8')), 'hex')
+FROM (SELECT coalesce((SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), %(genesis)s::text) AS hash) AS head
+"""
+
+
+def chained_row(change: dict) -> dict:
+    """The parameters of CHAINED_INSERT for one stamped change."""
+    row = stamped(change)
+    prefix, suffix = hash_halves({**row, "at": plain(row["at"]), "prev_hash": None})
+    return {**row, "before": json.dumps(row["before"]), "after": json.dumps(row["after"]), "prefix": prefix,
+            "suffix": suffix, "genesis": GENESIS}
+
+
+def append_and_commit(dbapi_connection, changes: list[dict]) -> None:
+    """PostgreSQL: take the append lock, append the events and commit, in one round trip.
+
+    The lock is held from the moment it is granted until the commit, as the chain needs (the next writer
+    must see this event committed, or never). Sending all three at once keeps that span to the server's own
+    work: no waiting for this process to be scheduled again while every other writer queues on the lock.
+    """
+    rows = [chained_row(change) for change in changes]
+    with dbapi_connection.pipeline(), dbapi_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": ADVISORY_LOCK_KEY})
+        cursor.executemany(CHAINED_INSERT, rows)
+        dbapi_connection.commit()
 
 
 @dataclass(frozen=True)
