@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -177,6 +177,40 @@ def test_orders_for_invisible_organisations_or_devices_are_refused(api):
                  422, "invalid", ("org",))
     assert_error(police_order(api, device="OT-0001"), 422, "invalid", ("device",))
     assert_error(police_order(api, device="CC-0001"), 422, "invalid", ("device",))  # another organisation's
+
+
+def test_the_creation_answer_is_the_order_as_read_back(api):
+    response = police_order(api)
+    order = created(response)
+    read = api.get(response.headers["Location"], "clerk").get_json()
+    assert order == {key: value for key, value in read.items() if key != "events"}
+
+
+def test_a_created_order_is_in_the_audit_trail_and_the_chain_verifies(api, world):
+    from sqlalchemy import select
+
+    from portal.audit.models import AuditEvent
+    from portal.audit.services import verify_chain
+
+    order = created(police_order(api))
+    order_id = str(int(order["number"][2:]))
+    events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "work_order",
+                                                              AuditEvent.record_id == order_id)))
+    assert [(event.action, event.actor_name) for event in events] == [("create", "clerk")]
+    assert events[0].after["summary"] == "屏幕黑屏" and events[0].organisation_id == world.police.id
+    assert verify_chain(db.session).ok
+
+
+def test_an_order_takes_the_contract_in_force_on_its_report_day(api, world):
+    old = factories.contract("HT-2020-001", world.police, world.prov_a, ends_on=date(2026, 1, 1),
+                             far_arrival_hours=Decimal("9"))
+    old.starts_on = date(2020, 1, 1)
+    db.session.commit()
+    numbers = [created(police_order(api, reported_at=reported))["number"] for reported in (ago(hours=1), None)]
+    contracts = [db.session.get(WorkOrder, int(number[2:])).contract.number for number in numbers]
+    assert contracts == ["HT-2026-001", "HT-2026-001"]
+    before = created(police_order(api, reported_at="2025-06-01T10:00:00+08:00"))["number"]
+    assert db.session.get(WorkOrder, int(before[2:])).contract.number == "HT-2020-001"
 
 
 # ---------------------------------------------------------------- reading work orders

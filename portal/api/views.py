@@ -165,9 +165,12 @@ def run_workflow(func, *args, renamed: dict | None = None, **kwargs):
         raise ApiError(422, error.code, error.message, fields) from None
 
 
-def visible_organisation(code: str) -> Organisation | None:
-    """An organisation by code, if the user may see it."""
-    organisation = db.session.scalar(select(Organisation).where(Organisation.code == code))
+def visible_organisation(code: str, with_contracts: bool = False) -> Organisation | None:
+    """An organisation by code, if the user may see it (its contracts loaded in the same read when asked)."""
+    statement = select(Organisation).where(Organisation.code == code)
+    if with_contracts:
+        statement = statement.options(joinedload(Organisation.contracts))
+    organisation = db.session.scalars(statement).unique().one_or_none()
     return organisation if organisation is not None and can_see(organisation.id) else None
 
 
@@ -286,7 +289,7 @@ def default_channel(user: User) -> str:
 def new_order(values: dict, user: User) -> NewOrder:
     """A NewOrder from a parsed body; 422 when the organisation or device is not visible."""
     errors: dict = {}
-    organisation = visible_organisation(values["org"])
+    organisation = visible_organisation(values["org"], with_contracts=True)  # create_order picks one
     if organisation is None:
         errors["org"] = _("No organisation with this code is visible to you.")
     device = visible_device(values["device"]) if "device" in values else None

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
 
 from portal.auth.roles import ADMIN, CLERK, ENGINEER, REQUESTER
 from portal.devices.models import Device
@@ -102,15 +101,12 @@ def standard_of(order_or_org):
 
 
 def active_contract(organisation: Organisation, on: date | None = None) -> Contract | None:
-    """The organisation's contract in force on a day (the newest when several are)."""
+    """The organisation's contract in force on a day (the newest when several are), chosen among its
+    contracts (read unless the caller loaded them with the organisation)."""
     on = on or date.today()
-    statement = (
-        select(Contract)
-        .where(Contract.organisation_id == organisation.id, Contract.starts_on <= on)
-        .where(or_(Contract.ends_on.is_(None), Contract.ends_on >= on))
-        .order_by(Contract.starts_on.desc(), Contract.id.desc())
-    )
-    return db.session.scalars(statement).first()
+    in_force = [contract for contract in organisation.contracts
+                if contract.starts_on <= on and (contract.ends_on is None or contract.ends_on >= on)]
+    return max(in_force, key=lambda contract: (contract.starts_on, contract.id), default=None)
 
 
 def count(value, name: str, errors: dict) -> int | None:
@@ -208,7 +204,8 @@ def create_order(new: NewOrder, actor, now: datetime | None = None) -> WorkOrder
     add_event(order, "report", reported_at, actor, to_status="reported", note=order.description)
     if accepted_on_creation(new, actor):
         order.status, order.accepted_at = "accepted", reported_at
-        add_event(order, "accept", reported_at, actor, from_status="reported", to_status="accepted")
+        # The same columns as the report's event, so that both go in one INSERT.
+        add_event(order, "accept", reported_at, actor, from_status="reported", to_status="accepted", note="")
     recompute(order, now)
     db.session.add(order)
     db.session.flush()
