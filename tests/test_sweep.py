@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
+import portal.sla.sweep as sweep_module
 from portal.extensions import db
 from portal.hookspecs import hookimpl
 from portal.plugins import registry
@@ -288,3 +290,28 @@ def test_an_assignee_who_is_also_on_the_desk_is_notified_once(app, world):
         (order_id, "response", "breach", "clerk", "email"),
         (order_id, "response", "breach", "requester", "email"),
     }
+
+
+def test_a_sweep_that_raced_another_runs_again_and_records_nothing_twice(app, world, backend, monkeypatch):
+    """A sweep whose snapshot predates the commit of a sweep that held the lock before it meets that sweep's
+    notifications, rolls back and runs again: the job does not fail and no breach is recorded twice."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time and no snapshot older than the last commit")
+    give_contacts(world, "engineer", "clerk", "requester")
+    order_id = log_order(app, world, ago=HOUR, assignee=world.engineer)
+    now = utcnow()
+    take_lock, rival = sweep_module.take_lock, {}
+
+    def lock_after_a_rival_sweep(connection):
+        if "result" not in rival:
+            rival["result"] = None
+            connection.execute(text("SELECT 1"))  # this sweep's snapshot, before the rival commits
+            rival["result"] = sweep(now)
+        return take_lock(connection)
+
+    monkeypatch.setattr(sweep_module, "take_lock", lock_after_a_rival_sweep)
+    late = sweep(now)
+    assert (rival["result"].breaches, rival["result"].breach_notifications) == (1, 3)
+    assert (late.breaches, late.orders, late.notifications) == (0, 0, 0)
+    assert len(breach_events(order_id)) == 1
+    assert len(queued()) == 3
