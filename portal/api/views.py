@@ -286,13 +286,29 @@ def default_channel(user: User) -> str:
     return "app" if user.role == REQUESTER else "system"
 
 
+def order_subjects(org_code: str, device_code: str | None) -> tuple[Organisation | None, Device | None]:
+    """The organisation (with its contracts, for create_order to pick one) and the device of a new order,
+    read together; each None when there is none or the user may not see it."""
+    if device_code is None:
+        return visible_organisation(org_code, with_contracts=True), None
+    statement = (
+        select(Organisation, Device).outerjoin(Device, Device.code == device_code)
+        .where(Organisation.code == org_code).options(joinedload(Organisation.contracts))
+    )
+    row = db.session.execute(statement).unique().one_or_none()
+    if row is None:
+        return None, visible_device(device_code)
+    organisation, device = row
+    return (organisation if can_see(organisation.id) else None,
+            device if device is not None and can_see(device.organisation_id) else None)
+
+
 def new_order(values: dict, user: User) -> NewOrder:
     """A NewOrder from a parsed body; 422 when the organisation or device is not visible."""
     errors: dict = {}
-    organisation = visible_organisation(values["org"], with_contracts=True)  # create_order picks one
+    organisation, device = order_subjects(values["org"], values.get("device"))
     if organisation is None:
         errors["org"] = _("No organisation with this code is visible to you.")
-    device = visible_device(values["device"]) if "device" in values else None
     if "device" in values and device is None:
         errors["device"] = _("No device with this code is visible to you.")
     if errors:

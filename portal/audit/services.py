@@ -19,6 +19,7 @@ GENESIS = "0" * 64
 ADVISORY_LOCK_KEY = 7_100_100  # serialises chain appends on PostgreSQL
 APPEND_BATCH = 1000
 ALWAYS_EXCLUDED = frozenset({"updated_at"})
+STAMPS = frozenset({"at", "actor_id", "actor_name"})
 
 Actor = tuple[int | None, str]
 _actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
@@ -148,6 +149,8 @@ def last_hash(connection) -> str:
 
 def stamped(change: dict) -> dict:
     """A change with when and by whom it was made (kept when the change already says)."""
+    if change.keys() >= STAMPS:
+        return change
     actor_id, actor_name = current_actor()
     return {"at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, **change}
 
