@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DataError
 
 from portal.audit import services
 from portal.audit.models import AuditEvent
@@ -132,4 +133,23 @@ def test_a_writer_with_a_flushed_change_does_not_hold_up_others(app, db, backend
     assert outcome == ["committed"]
     db.session.commit()
     assert [event.after["code"] for event in provider_events(db)] == ["P-FAST", "P-SLOW"]
+    assert verify_chain(db.session).ok
+
+
+def test_a_change_whose_event_cannot_be_written_is_not_committed(db, backend):
+    """The events and the change commit together or not at all (an actor name longer than the column
+    makes PostgreSQL refuse the event; SQLite does not enforce lengths)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite does not enforce column lengths")
+    before = event_count(db)
+    with acting_as("x" * 100):
+        db.session.add(Provider(code="P-REFUSED", name="写不进审计"))
+        with pytest.raises(DataError):
+            db.session.commit()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).where(Provider.code == "P-REFUSED")) == 0
+    assert event_count(db) == before
+    db.session.add(Provider(code="P-AFTER", name="之后"))
+    db.session.commit()
+    assert [event.after["code"] for event in provider_events(db)] == ["P-AFTER"]
     assert verify_chain(db.session).ok

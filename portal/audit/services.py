@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import insert, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from portal.audit.models import AuditEvent
 from portal.types import utcnow
@@ -200,10 +201,13 @@ def append_and_commit(dbapi_connection, changes: list[dict]) -> None:
     work: no waiting for this process to be scheduled again while every other writer queues on the lock.
     """
     rows = [chained_row(change) for change in changes]
-    with dbapi_connection.pipeline(), dbapi_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": ADVISORY_LOCK_KEY})
-        cursor.executemany(CHAINED_INSERT, rows)
-        dbapi_connection.commit()
+    try:
+        with dbapi_connection.pipeline(), dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": ADVISORY_LOCK_KEY})
+            cursor.executemany(CHAINED_INSERT, rows)
+            dbapi_connection.commit()
+    except dbapi_connection.Error as error:  # raised as SQLAlchemy raises what the driver reports
+        raise DBAPIError.instance(CHAINED_INSERT, rows, error, type(dbapi_connection).Error, ismulti=True) from error
 
 
 @dataclass(frozen=True)
