@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from flask import Flask, abort, jsonify, request
+from flask import Flask, abort, request
 
-from bench.capture import decode_params, shifted
+from bench.capture import decode_params
 from bench.common import LIBPQ_URL
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
