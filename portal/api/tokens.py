@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from portal.auth.models import User
@@ -34,13 +34,16 @@ def issue(user: User, name: str = "") -> tuple[ApiToken, str]:
     return token, raw
 
 
+# Built once: composing an ORM statement and working out its cache key cost more than running it.
+LIVE_TOKEN = (
+    select(ApiToken).join(ApiToken.user).options(contains_eager(ApiToken.user))
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
 def resolve(raw: str) -> ApiToken | None:
     """The live token for a presented string: known, not revoked, its user active; else None."""
-    statement = (
-        select(ApiToken).join(ApiToken.user).options(contains_eager(ApiToken.user))
-        .where(ApiToken.token_hash == digest(raw), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    )
-    return db.session.scalar(statement)
+    return db.session.scalar(LIVE_TOKEN, {"token_hash": digest(raw)})
 
 
 def touch(token: ApiToken, now: datetime | None = None) -> None:
