@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from flask import Flask, abort, request
+from flask import Flask, abort, jsonify, request
 
-from bench.capture import decode_params
+from bench.capture import decode_params, shifted
 from bench.common import LIBPQ_URL
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -214,3 +214,28 @@ def learn_ids(ids: dict, names: list[str], rows: list[tuple]) -> None:
         before = names[:names.index("starts_on")]
         column = max(index for index, name in enumerate(before) if name.startswith("provider_id"))
         ids["provider"] = rows[0][column]
+
+
+# ------------------------------------------------------------------------------------------------ creation
+
+
+INSERT = SPEC["insert"]
+INSERT_PARAMS = decode_params(INSERT["params"])
+CAPTURED_AT = datetime.fromisoformat(INSERT["captured_at"])
+
+
+@app.post("/api/v1/work-orders")
+def create():
+    """Insert an order with the portal's INSERT (its times moved to now) and commit."""
+    body = request.get_json(force=True)
+    params = shifted(INSERT_PARAMS, INSERT["times"], CAPTURED_AT, datetime.now(UTC))
+    summary_key = next(key for key, value in INSERT_PARAMS.items() if value == "屏幕无显示")
+    params[summary_key] = body.get("summary", "")[:200]
+    conn = connection()
+    try:
+        order_id = conn.execute(INSERT["sql"], params).fetchone()[0]
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+    return jsonify({"number": f"WO{order_id:08d}"}), 201

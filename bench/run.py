@@ -62,11 +62,17 @@ TARGETS = {
 class Server:
     """A gunicorn serving an app on loopback; stopped (by its own pid) when done."""
 
-    def __init__(self, name: str, app: str, port: int, workers: int, threads: int, env: dict):
+    def __init__(self, name: str, app: str, port: int, workers: int, threads: int, env: dict,
+                 connections: int = 20):
         self.name, self.port = name, port
         self.log = open(RESULTS / f"{name}-server.log", "w")  # noqa: SIM115  (closed in stop())
+        # wrk opens its keep-alive connections at once and keeps them; a gthread worker accepts as many as
+        # are waiting, so one worker could hold all of them and the run would measure one worker. Capping
+        # each worker at its share of the connections spreads them.
+        share = -(-connections // workers)
         command = [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                   "--threads", str(threads), "--access-logfile", str(RESULTS / f"{name}-access.log"), app]
+                   "--threads", str(threads), "--worker-connections", str(share),
+                   "--access-logfile", str(RESULTS / f"{name}-access.log"), app]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def url(self, path: str) -> str:
