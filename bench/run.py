@@ -410,8 +410,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     env = portal_env(BENCH_FLOOR_SQL=str(FLOOR_SQL))
     portal_app = os.environ.get("BENCH_PORTAL_APP", "portal.wsgi:app")
-    portal = Server("portal", portal_app, PORTAL_PORT, args.workers, args.worker_threads, env)
-    floor_server = Server("floor", "bench.floor:app", FLOOR_PORT, args.workers, args.worker_threads, env)
+    portal = Server("portal", portal_app, PORTAL_PORT, args.workers, args.worker_threads, env,
+                    args.connections)
+    floor_server = Server("floor", "bench.floor:app", FLOOR_PORT, args.workers, args.worker_threads, env,
+                          args.connections)
     command = " ".join(["bench/run.py", *(argv or sys.argv[1:])])
     results: dict = {"started": started.isoformat(), "command": command,
                      "settings": {"duration": args.duration, "warmup": args.warmup, "connections": args.connections,
