@@ -103,6 +103,16 @@ class PostgresDatabase:
         self.server.dispose()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres_only`` (concurrent writers, snapshots, column lengths: what SQLite does not
+    have) are collected for the PostgreSQL backend alone, not run and skipped on SQLite."""
+    sqlite_only_copies = [item for item in items if item.get_closest_marker("postgres_only")
+                          and getattr(item, "callspec", None) and item.callspec.params.get("backend") == "sqlite"]
+    if sqlite_only_copies:
+        config.hook.pytest_deselected(items=sqlite_only_copies)
+        items[:] = [item for item in items if item not in sqlite_only_copies]
+
+
 @pytest.fixture(scope="session")
 def databases(tmp_path_factory):
     """One prepared database per backend for the whole run."""

@@ -106,11 +106,10 @@ def test_awkward_values_are_hashed_by_the_server_as_verify_recomputes_them(db):
     assert verify_chain(db.session).ok
 
 
+@pytest.mark.postgres_only
 def test_a_writer_with_a_flushed_change_does_not_hold_up_others(app, db, backend):
     """The chain's lock is taken at the commit: a transaction that has flushed an audited change and is
     still busy does not make every other writer wait for it."""
-    if backend != "postgresql":
-        pytest.skip("SQLite has a single writer: the second write waits for the first transaction anyway")
     db.session.add(Provider(code="P-SLOW", name="慢事务"))
     db.session.flush()
     outcome = []
@@ -136,11 +135,10 @@ def test_a_writer_with_a_flushed_change_does_not_hold_up_others(app, db, backend
     assert verify_chain(db.session).ok
 
 
+@pytest.mark.postgres_only
 def test_a_change_whose_event_cannot_be_written_is_not_committed(db, backend):
     """The events and the change commit together or not at all (an actor name longer than the column
     makes PostgreSQL refuse the event; SQLite does not enforce lengths)."""
-    if backend != "postgresql":
-        pytest.skip("SQLite does not enforce column lengths")
     before = event_count(db)
     with acting_as("x" * 100):
         db.session.add(Provider(code="P-REFUSED", name="写不进审计"))
