@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portal.extensions import db
 from portal.hookspecs import hookimpl
 from portal.jobs import enqueue
-from portal.notify.services import dispatch
+from portal.notify.services import MAX_ATTEMPTS, STALE_AFTER, claim, dispatch, mark_failed
 from portal.plugins import registry
 from portal.sla.sweep import sweep
 from portal.types import utcnow
@@ -309,3 +310,62 @@ def test_the_sweep_job_sends_its_notifications_when_jobs_run_eagerly(mail_app, w
     assert (outcome["breaches"], outcome["notifications"]) == (1, 1)
     assert len(smtp.handler.wait_for(1)) == 1
     assert [row.status for row in rows()] == ["sent"]
+
+
+def stuck(row: Notification, ago: timedelta, attempts: int = 1) -> None:
+    """Leave a row as a worker that died while sending it would: claimed ``ago``, never marked."""
+    row.status, row.attempts, row.claimed_at = "sending", attempts, utcnow() - ago
+    db.session.commit()
+
+
+def test_a_row_stuck_in_sending_by_a_dead_worker_is_sent_by_a_later_dispatch(mail_app, world, smtp):
+    contact(world.requester)
+    log_overdue_order(mail_app, world)
+    sweep()
+    [row] = rows()
+    stuck(row, ago=STALE_AFTER + MINUTE)
+    outcome = dispatch()
+    assert (outcome.claimed, outcome.sent) == (1, 1)
+    assert len(smtp.handler.wait_for(1)) == 1
+    [row] = rows()
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_a_row_another_worker_is_still_sending_is_left_alone(mail_app, world, smtp):
+    contact(world.requester)
+    log_overdue_order(mail_app, world)
+    sweep()
+    [row] = rows()
+    stuck(row, ago=STALE_AFTER - MINUTE)
+    assert dispatch().claimed == 0
+    [row] = rows()
+    assert (row.status, row.attempts) == ("sending", 1)
+    time.sleep(0.2)
+    assert smtp.messages == []
+
+
+def test_a_stuck_row_out_of_attempts_is_failed_with_the_reason(mail_app, world, smtp):
+    contact(world.requester)
+    log_overdue_order(mail_app, world)
+    sweep()
+    [row] = rows()
+    stuck(row, ago=STALE_AFTER + MINUTE, attempts=MAX_ATTEMPTS)
+    assert dispatch().claimed == 0
+    [row] = rows()
+    assert row.status == "failed" and "stopped before it finished" in row.error
+
+
+def test_a_late_worker_cannot_undo_the_claim_of_the_worker_that_took_its_row_over(mail_app, world, smtp):
+    """The dead worker's failure, reported late, leaves the row to the worker that claimed it since."""
+    contact(world.requester)
+    log_overdue_order(mail_app, world)
+    sweep()
+    [row] = rows()
+    late_claim = utcnow() - STALE_AFTER - MINUTE
+    stuck(row, ago=STALE_AFTER + MINUTE)
+    with Session(db.engine) as session:
+        assert claim(session, utcnow()) == [row.id]
+        assert mark_failed(session, row.id, late_claim, OSError("too late")) == "pending"
+    [row] = rows()
+    assert (row.status, row.error) == ("sending", "the worker sending it stopped before it finished "
+                                                  f"(no answer for {STALE_AFTER})")

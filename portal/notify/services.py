@@ -6,18 +6,23 @@ delivered twice sends nothing the second time. Each claimed row is written in th
 (subject, body and SMS text from ``templates/notify/<kind>.txt``) and sent by e-mail (SMTP) or through the
 ``portal_send_sms`` hook, then marked ``sent``, or put back to ``pending`` with its error until it has
 failed ``MAX_ATTEMPTS`` times, when it stays ``failed``.
+
+A row left in ``sending`` for ``STALE_AFTER`` by a worker that died while sending is put back (``pending``,
+or ``failed`` when out of attempts) by the next dispatch. Its recipient may then read it twice, since a lost
+worker cannot tell whether it had sent it, which is better than never. A late failure from that worker
+leaves the row alone; a late success marks it sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
 from jinja2_fragments import render_block
-from sqlalchemy import case, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.routing import BuildError
 
@@ -29,6 +34,7 @@ from portal.types import utcnow
 from portal.workorders.models import STATUSES, Notification, WorkOrder
 
 MAX_ATTEMPTS = 3
+STALE_AFTER = timedelta(minutes=15)  # far longer than a batch takes to send
 BATCH_SIZE = 200
 ERROR_LENGTH = 1000
 ORDER_ENDPOINT = "workorders.detail"
@@ -70,13 +76,28 @@ class DispatchResult:
 # --------------------------------------------------------------------------------------------------------
 
 
-def claim(session: Session, limit: int = BATCH_SIZE) -> list[int]:
-    """Atomically take up to ``limit`` pending notifications for this worker; their ids, oldest first.
+def reclaim_stale(session: Session, now: datetime) -> None:
+    """Put back the rows a worker claimed more than STALE_AFTER ago and never marked: pending again, or
+    failed when they have had every attempt (rows claimed before claims were timed count as stale)."""
+    claimed = notifications.c.claimed_at
+    status = case((notifications.c.attempts >= MAX_ATTEMPTS, "failed"), else_="pending")
+    reason = f"the worker sending it stopped before it finished (no answer for {STALE_AFTER})"
+    session.execute(
+        update(notifications)
+        .where(notifications.c.status == "sending", or_(claimed.is_(None), claimed < now - STALE_AFTER))
+        .values(status=status, error=reason)
+    )
+
+
+def claim(session: Session, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
+    """Atomically take up to ``limit`` pending notifications for this worker, stamped claimed at ``now``;
+    their ids, oldest first. Stale claims are put back first.
 
     Two statements in one transaction: lock the ids (SKIP LOCKED on PostgreSQL, so two workers never take
     the same row), then mark exactly those rows. A single UPDATE … WHERE id IN (subquery … LIMIT … FOR UPDATE)
     lets PostgreSQL re-run the subquery per row when statistics are stale (minutes after a large sweep).
     The ``status = 'pending'`` guard keeps SQLite's serialised writers from taking a row twice."""
+    reclaim_stale(session, now)
     pending = (
         select(notifications.c.id)
         .where(notifications.c.status == "pending")
@@ -91,7 +112,7 @@ def claim(session: Session, limit: int = BATCH_SIZE) -> list[int]:
     statement = (
         update(notifications)
         .where(notifications.c.status == "pending", notifications.c.id.in_(candidates))
-        .values(status="sending", attempts=notifications.c.attempts + 1)
+        .values(status="sending", attempts=notifications.c.attempts + 1, claimed_at=now)
         .returning(notifications.c.id)
     )
     ids = sorted(session.execute(statement).scalars())
@@ -99,28 +120,34 @@ def claim(session: Session, limit: int = BATCH_SIZE) -> list[int]:
     return ids
 
 
+def still_ours(notification_id: int, claimed_at: datetime):
+    """The row is still in the claim this worker made (not put back and claimed by another since)."""
+    return (notifications.c.id == notification_id, notifications.c.status == "sending",
+            notifications.c.claimed_at == claimed_at)
+
+
 def mark_sent(session: Session, notification_id: int, now: datetime) -> None:
-    """The row was sent."""
-    session.execute(
-        update(notifications)
-        .where(notifications.c.id == notification_id, notifications.c.status == "sending")
-        .values(status="sent", sent_at=now, error="")
-    )
+    """The row was sent (even when a late worker says so after its claim was put back: then it is not sent
+    again, unless another worker has already taken it)."""
+    session.execute(update(notifications)
+                    .where(notifications.c.id == notification_id, notifications.c.status != "sent")
+                    .values(status="sent", sent_at=now, error=""))
     session.commit()
 
 
-def mark_failed(session: Session, notification_id: int, error: Exception) -> str:
-    """The send failed: back to pending for another try, or failed for good after MAX_ATTEMPTS."""
+def mark_failed(session: Session, notification_id: int, claimed_at: datetime, error: Exception) -> str:
+    """The send failed: back to pending for another try, or failed for good after MAX_ATTEMPTS; the row's
+    status afterwards."""
     status = case((notifications.c.attempts >= MAX_ATTEMPTS, "failed"), else_="pending")
     reason = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
     row = session.execute(
         update(notifications)
-        .where(notifications.c.id == notification_id, notifications.c.status == "sending")
+        .where(*still_ours(notification_id, claimed_at))
         .values(status=status, error=reason)
         .returning(notifications.c.status)
-    ).scalar_one()
+    ).scalar_one_or_none()
     session.commit()
-    return row
+    return row or "pending"  # put back and perhaps claimed by another worker since: not this one's to count
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -234,24 +261,25 @@ def load(session: Session, ids: list[int]) -> list[Notification]:
 def dispatch(limit: int = BATCH_SIZE) -> DispatchResult:
     """Claim pending notifications and send them; safe to run twice at once or twice in a row."""
     counts = {"sent": 0, "retrying": 0, "failed": 0}
+    claimed_at = utcnow()
     with Session(db.engine, expire_on_commit=False) as session:
-        ids = claim(session, limit)
+        ids = claim(session, claimed_at, limit)
         if not ids:
             return DispatchResult()
         with Outbox(MailSettings.from_app(current_app)) as outbox:
             for notification in load(session, ids):
-                outcome = send_one(session, notification, outbox)
+                outcome = send_one(session, notification, claimed_at, outbox)
                 counts[outcome] += 1
     return DispatchResult(claimed=len(ids), **counts)
 
 
-def send_one(session: Session, notification: Notification, outbox: Outbox) -> str:
+def send_one(session: Session, notification: Notification, claimed_at: datetime, outbox: Outbox) -> str:
     """Send and mark one claimed notification: ``sent``, ``retrying`` or ``failed``."""
     notification_id = notification.id
     try:
         deliver(notification, outbox)
     except Exception as error:  # SMTP, network or a plugin's gateway: record it and carry on with the rest
-        status = mark_failed(session, notification_id, error)
+        status = mark_failed(session, notification_id, claimed_at, error)
         return "failed" if status == "failed" else "retrying"
     mark_sent(session, notification_id, utcnow())
     return "sent"
