@@ -2,7 +2,8 @@
 floor app (``bench/floor.py``) runs the same statements with no portal around them: the page's data (the
 queue's keyset statements, the order's own rows) with the cursor and ids of each request, and every other
 statement the page runs (the signed-in user, the user's scope, the menu's and the filters' choices) as the
-bench clerk's signed-in request sends it.
+bench clerk's signed-in request sends it; for creation, every statement of one API creation, the audit
+trail's pipelined append included.
 
 The portal's own code runs in-process against the bench database (``queries.queue_page``, the order page's
 view, ``services.create_order``) while an SQLAlchemy ``before_cursor_execute`` listener records each
@@ -24,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import CLERK, PASSWORD, portal_env
+from bench.common import CLERK, PASSWORD, connect, meta, portal_env
 
 CAPTURE_SIZE = 1234  # a page size no id or count in the data equals: its LIMIT (size + 1) is easy to find
 PLANTED_DUE = datetime(2999, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)  # after every deadline: nothing follows
@@ -93,14 +94,6 @@ def one_key(params: dict, value, what: str) -> str:
     if len(keys) != 1:
         raise SystemExit(f"capture: expected one parameter holding the {what}, found {keys}")
     return keys[0]
-
-
-def statement_for(calls, fragment: str) -> tuple[str, dict]:
-    """The single captured statement containing ``fragment``."""
-    found = [(sql, params) for sql, params in calls if fragment in sql]
-    if len(found) != 1:
-        raise SystemExit(f"capture: expected one statement with {fragment!r}, found {len(found)}")
-    return found[0]
 
 
 def queue_templates(recorder, app, clerk) -> dict:
@@ -207,27 +200,45 @@ def page_overhead(recorder, client, path: str, is_data) -> list[dict]:
             for sql, params in calls if not is_data(sql)]
 
 
-def insert_statement(recorder, app, clerk) -> dict:
-    """The INSERT of a work order as create_order sends it; its time parameters are shifted at replay."""
-    from flask_login import login_user
-    from sqlalchemy import select
+CREATION_BODY = {"org": "PK01", "device": "PK01-00001", "summary": "屏幕无显示", "severity": "medium"}
+NEW_ORDER_INSERT = "INSERT INTO work_order ("
 
-    from portal.extensions import db
-    from portal.orgs.models import Organisation
-    from portal.workorders.services import NewOrder, create_order
 
-    now = datetime.now(UTC)
-    with app.test_request_context("/api/v1/work-orders"):
-        login_user(clerk)
-        organisation = db.session.scalar(select(Organisation).where(Organisation.code == "PK01"))
-        new = NewOrder(organisation=organisation, summary="屏幕无显示", severity="medium", channel="system")
+def creation_statements(recorder, client, token: str) -> dict:
+    """Every statement one ``POST /api/v1/work-orders`` runs, in order: the reads and INSERTs as SQLAlchemy
+    hands them to psycopg, with the new order's id and the times marked for replay, then the audit trail's
+    append, which the commit sends down the raw connection in one pipeline (the advisory lock, one chained
+    INSERT per audited change, COMMIT): kept as the changes it appended."""
+    from portal.audit import services as audit
+    from portal.workorders.models import parse_number
+
+    appended: list[dict] = []
+    append_and_commit = audit.append_and_commit
+
+    def recording(dbapi_connection, changes):
+        appended.extend(json.loads(json.dumps(changes, default=str)))
+        append_and_commit(dbapi_connection, changes)
+
+    audit.append_and_commit = recording
+    captured_at = datetime.now(UTC)
+    try:
         with recorder.capturing() as calls:
-            create_order(new, clerk, now)
-        db.session.rollback()
-    sql, params = statement_for(calls, "INSERT INTO work_order (")
-    times = [key for key, value in params.items() if isinstance(value, datetime)]
-    return {"sql": sql, "params": {k: encode(v) for k, v in params.items()}, "times": times,
-            "captured_at": now.isoformat()}
+            response = client.post("/api/v1/work-orders", json=CREATION_BODY,
+                                   headers={"Authorization": f"Bearer {token}"})
+    finally:
+        audit.append_and_commit = append_and_commit
+    if response.status_code != 201 or not appended:
+        raise SystemExit(f"capture: the creation answered {response.status_code}, {len(appended)} audit events")
+    order_id = parse_number(response.get_json()["number"])
+    statements = [{"sql": sql, "params": {k: encode(v) for k, v in params.items()},
+                   "order": [k for k, v in params.items() if type(v) is int and v == order_id],
+                   "times": [k for k, v in params.items() if isinstance(v, datetime)],
+                   "returns_order": sql.startswith(NEW_ORDER_INSERT)}
+                  for sql, params in calls]
+    if sum(statement["returns_order"] for statement in statements) != 1:
+        raise SystemExit("capture: expected one INSERT of the new order")
+    return {"statements": statements, "audit": appended, "order_id": order_id,
+            "captured_at": captured_at.isoformat()}
 
 
 def sample_order(app):
@@ -241,6 +252,12 @@ def sample_order(app):
                                          WorkOrder.assignee_id.is_not(None), WorkOrder.device_id.is_not(None))
                  .order_by(WorkOrder.id).limit(1))
     return db.session.scalar(statement)
+
+
+def bench_token() -> str:
+    """The bench clerk's API token (build_db.py made it)."""
+    with connect() as connection:
+        return meta(connection)["clerk_token"]
 
 
 def portal_app():
@@ -266,7 +283,6 @@ def capture(path: Path) -> dict:
             "page_size": app.config["PORTAL_PAGE_SIZE"],
             "queue": queue_templates(recorder, app, clerk),
             "order": {"number": order.number, "statements": order_data},
-            "insert": insert_statement(recorder, app, clerk),
         }
         db.session.remove()
     # Whole requests, each in its own app context as under gunicorn (a shared one would share ``g``).
@@ -275,6 +291,7 @@ def capture(path: Path) -> dict:
     result["queue_overhead"] = page_overhead(recorder, client, "/orders/", lambda sql: "FROM work_order" in sql)
     result["order"]["overhead"] = page_overhead(recorder, client, f"/orders/{order.number}",
                                                 lambda sql: sql in data_sql)
+    result["creation"] = creation_statements(recorder, app.test_client(), bench_token())
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     return result
 

@@ -2,14 +2,17 @@
 the same rows with a plain Jinja template, with no portal around it (no sign-in, scoping, ORM, babel,
 CSRF or plugins). Each page runs every statement the portal's page runs: the page's data with this
 request's cursor or order, and the rest (the signed-in user, the user's scope, the menu's and filters'
-choices) as the bench clerk's request sends them. What the portal adds on top of this is its overhead.
+choices) as the bench clerk's request sends them. Creation runs every statement of the portal's API creation
+(the token, the organisation with its contracts and device, the order, its events) and the audit trail's
+pipelined append. What the portal adds on top of this is its overhead.
 
     BENCH_FLOOR_SQL=bench/results/floor_sql.json gunicorn --workers 2 --threads 4 bench.floor:app
 
 Routes (the portal's paths, so the same load scripts drive both):
 - ``GET /orders/?status=&after=`` the queue page: the same keyset statements as ``queries.queue_page``;
 - ``GET /orders/<number>`` the order page: the statements the portal's order page runs for the order;
-- ``POST /api/v1/work-orders`` order creation: the same ``INSERT INTO work_order … RETURNING id``.
+- ``POST /api/v1/work-orders`` order creation: the same statements as the portal's creation, and its audit
+  append.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from flask import Flask, abort, jsonify, request
 
 from bench.capture import decode_params, shifted
 from bench.common import LIBPQ_URL
+from portal.audit import services as audit
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 CLOCKS = ("response", "arrival", "repair", "factory")
@@ -217,24 +221,53 @@ def learn_ids(ids: dict, names: list[str], rows: list[tuple]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ creation
+# The portal's statements of one creation, then its audit append: the SQL text and the hashing of the chain's
+# next link are the portal's own (portal.audit.services), so the floor writes events `portal audit verify`
+# accepts.
+
+CREATION = SPEC["creation"]
+CREATION_PARAMS = [decode_params(statement["params"]) for statement in CREATION["statements"]]
+CAPTURED_AT = datetime.fromisoformat(CREATION["captured_at"])
 
 
-INSERT = SPEC["insert"]
-INSERT_PARAMS = decode_params(INSERT["params"])
-CAPTURED_AT = datetime.fromisoformat(INSERT["captured_at"])
+def creation_row(change: dict, order_id: int, now: datetime) -> dict:
+    """The chained INSERT's parameters for one captured change, made about the new order now."""
+    after = change["after"]
+    if isinstance(after, dict) and after.get("id") == CREATION["order_id"]:
+        after = {**after, "id": order_id}
+    record_id = str(order_id) if change["record_id"] == str(CREATION["order_id"]) else change["record_id"]
+    row = {**change, "at": now, "record_id": record_id, "after": after}
+    prefix, suffix = audit.hash_halves({**row, "at": audit.plain(now), "prev_hash": None})
+    return {**row, "before": json.dumps(row["before"]), "after": json.dumps(after), "prefix": prefix,
+            "suffix": suffix, "genesis": audit.GENESIS}
+
+
+def append_and_commit(conn: psycopg.Connection, order_id: int, now: datetime) -> None:
+    """The advisory lock, the chained INSERTs and the COMMIT in one pipeline, as the portal sends them."""
+    rows = [creation_row(change, order_id, now) for change in CREATION["audit"]]
+    with conn.pipeline(), conn.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": audit.ADVISORY_LOCK_KEY})
+        cursor.executemany(audit.CHAINED_INSERT, rows)
+        conn.commit()
 
 
 @app.post("/api/v1/work-orders")
 def create():
-    """Insert an order with the portal's INSERT (its times moved to now) and commit."""
-    body = request.get_json(force=True)
-    params = shifted(INSERT_PARAMS, INSERT["times"], CAPTURED_AT, datetime.now(UTC))
-    summary_key = next(key for key, value in INSERT_PARAMS.items() if value == "屏幕无显示")
-    params[summary_key] = body.get("summary", "")[:200]
+    """Run the portal's statements of one creation (times moved to now, the new order's id passed on) and
+    its audit append, which commits."""
+    request.get_json(force=True)
+    now = datetime.now(UTC)
     conn = connection()
+    order_id = None
     try:
-        order_id = conn.execute(INSERT["sql"], params).fetchone()[0]
-        conn.commit()
+        for statement, params in zip(CREATION["statements"], CREATION_PARAMS, strict=True):
+            params = shifted(params, statement["times"], CAPTURED_AT, now)
+            params.update(dict.fromkeys(statement["order"], order_id))
+            cursor = conn.execute(statement["sql"], params)
+            rows = cursor.fetchall() if cursor.description else []
+            if statement["returns_order"]:
+                order_id = rows[0][0]
+        append_and_commit(conn, order_id, now)
     except Exception:
         conn.rollback()
         raise
