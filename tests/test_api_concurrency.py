@@ -14,6 +14,8 @@ from urllib.error import HTTPError
 import pytest
 from werkzeug.serving import make_server
 
+from portal.audit.models import AuditEvent
+from portal.audit.services import verify_chain
 from portal.extensions import db
 from portal.workorders.models import IdempotencyKey, WorkOrder, format_number
 from tests.test_api_support import ApiClient, ago, with_api
@@ -83,6 +85,11 @@ def test_concurrent_creation_gives_every_order_its_own_number(api, app, backend)
     numbers = [body["number"] for _status, body in results]
     assert len(set(numbers)) == count
     assert sorted(stored_numbers()) == sorted(numbers)
+    # Each creation is in the audit trail once, and the chain the concurrent commits appended to is whole.
+    created = db.session.scalars(db.select(AuditEvent.record_id).where(
+        AuditEvent.table_name == "work_order", AuditEvent.action == "create")).all()
+    assert sorted(format_number(int(record_id)) for record_id in created) == sorted(numbers)
+    assert verify_chain(db.session).ok
 
 
 def test_concurrent_repeats_of_one_alarm_create_one_order(api, app, backend):
