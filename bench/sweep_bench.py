@@ -101,8 +101,9 @@ class StatementCpu:
             self.spent.append((" ".join(statement.split()[:3]), ended - self.started))
 
     def take(self, step_names: list[str]) -> dict[str, float] | None:
-        """The sweep's statements since the last take, by step name (the lock's SELECT left out)."""
-        spent = [ms for words, ms in self.spent if not words.startswith("SELECT pg_try_advisory")]
+        """The sweep's statements since the last take, by step name (the lock's SELECT and the transaction's
+        settings left out)."""
+        spent = [ms for words, ms in self.spent if not words.startswith(("SELECT pg_try_advisory", "SET LOCAL"))]
         self.spent = []
         if len(spent) != len(step_names):
             return None

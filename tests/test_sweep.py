@@ -314,3 +314,19 @@ def test_a_sweep_that_raced_another_runs_again_and_records_nothing_twice(app, wo
     assert (late.breaches, late.orders, late.notifications) == (0, 0, 0)
     assert len(breach_events(order_id)) == 1
     assert len(queued()) == 3
+
+
+@pytest.mark.postgres_only
+def test_the_sweep_runs_without_jit_compilation(app, world, backend, monkeypatch):
+    """Compiling the sweep's large statements would cost more than running them once the open orders grow."""
+    settings = []
+    run_statements = sweep_module.run_statements
+
+    def recording(connection, now, channels):
+        settings.append(connection.execute(text("SHOW jit")).scalar_one())
+        return run_statements(connection, now, channels)
+
+    monkeypatch.setattr(sweep_module, "run_statements", recording)
+    sweep()
+    assert settings == ["off"]
+    assert db.session.execute(text("SHOW jit")).scalar_one() == "on"  # only the sweep's transaction
