@@ -230,25 +230,13 @@ CREATION_PARAMS = [decode_params(statement["params"]) for statement in CREATION[
 CAPTURED_AT = datetime.fromisoformat(CREATION["captured_at"])
 
 
-def creation_row(change: dict, order_id: int, now: datetime) -> dict:
-    """The chained INSERT's parameters for one captured change, made about the new order now."""
+def creation_change(change: dict, order_id: int, now: datetime) -> dict:
+    """A captured audit change made about the new order, now (stamped, so the portal keeps its actor)."""
     after = change["after"]
     if isinstance(after, dict) and after.get("id") == CREATION["order_id"]:
         after = {**after, "id": order_id}
     record_id = str(order_id) if change["record_id"] == str(CREATION["order_id"]) else change["record_id"]
-    row = {**change, "at": now, "record_id": record_id, "after": after}
-    prefix, suffix = audit.hash_halves({**row, "at": audit.plain(now), "prev_hash": None})
-    return {**row, "before": json.dumps(row["before"]), "after": json.dumps(after), "prefix": prefix,
-            "suffix": suffix, "genesis": audit.GENESIS}
-
-
-def append_and_commit(conn: psycopg.Connection, order_id: int, now: datetime) -> None:
-    """The advisory lock, the chained INSERTs and the COMMIT in one pipeline, as the portal sends them."""
-    rows = [creation_row(change, order_id, now) for change in CREATION["audit"]]
-    with conn.pipeline(), conn.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": audit.ADVISORY_LOCK_KEY})
-        cursor.executemany(audit.CHAINED_INSERT, rows)
-        conn.commit()
+    return {**change, "at": now, "record_id": record_id, "after": after}
 
 
 @app.post("/api/v1/work-orders")
@@ -267,7 +255,7 @@ def create():
             rows = cursor.fetchall() if cursor.description else []
             if statement["returns_order"]:
                 order_id = rows[0][0]
-        append_and_commit(conn, order_id, now)
+        audit.append_and_commit(conn, [creation_change(change, order_id, now) for change in CREATION["audit"]])
     except Exception:
         conn.rollback()
         raise

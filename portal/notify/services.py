@@ -76,11 +76,16 @@ class DispatchResult:
 # --------------------------------------------------------------------------------------------------------
 
 
+def retry_or_fail():
+    """The status a row goes back to: pending for another try, or failed once it has had MAX_ATTEMPTS."""
+    return case((notifications.c.attempts >= MAX_ATTEMPTS, "failed"), else_="pending")
+
+
 def reclaim_stale(session: Session, now: datetime) -> None:
     """Put back the rows a worker claimed more than STALE_AFTER ago and never marked: pending again, or
     failed when they have had every attempt (rows claimed before claims were timed count as stale)."""
     claimed = notifications.c.claimed_at
-    status = case((notifications.c.attempts >= MAX_ATTEMPTS, "failed"), else_="pending")
+    status = retry_or_fail()
     reason = f"the worker sending it stopped before it finished (no answer for {STALE_AFTER})"
     session.execute(
         update(notifications)
@@ -138,7 +143,7 @@ def mark_sent(session: Session, notification_id: int, now: datetime) -> None:
 def mark_failed(session: Session, notification_id: int, claimed_at: datetime, error: Exception) -> str:
     """The send failed: back to pending for another try, or failed for good after MAX_ATTEMPTS; the row's
     status afterwards."""
-    status = case((notifications.c.attempts >= MAX_ATTEMPTS, "failed"), else_="pending")
+    status = retry_or_fail()
     reason = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
     row = session.execute(
         update(notifications)
