@@ -129,22 +129,18 @@ def countdown(due: datetime, now: datetime) -> str:
 
 
 def queue_row(names: list[str], row: tuple, now: datetime) -> dict:
-    """The fields the portal's queue shows. The statement selects the order's columns first, then the
-    joined organisation's and device's (SQLAlchemy labels repeated names ``code_1``, …): the first column
-    of each name is the order's; the device's code is the only ``code`` unless the organisation's is read
-    too."""
-    first: dict = {}
-    for name, value in zip(names, row, strict=True):
-        first.setdefault(name, value)
-    next_due = first["next_due"]
+    """The fields the portal's queue shows, by the statement's column names (the order's own, then
+    ``organisation_name`` and ``device_code``)."""
+    columns = dict(zip(names, row, strict=True))
+    next_due = columns["next_due"]
     clock = None
     if next_due is not None:
         clock = next((name for name in CLOCKS
-                      if first[f"state_{name}"] == "running" and first[f"due_{name}"] == next_due), None)
+                      if columns[f"state_{name}"] == "running" and columns[f"due_{name}"] == next_due), None)
     return {
-        "id": first["id"], "number": f"WO{first['id']:08d}", "organisation": first["name"],
-        "device": first.get("code_1", first.get("code")), "summary": first["summary"], "severity": first["severity"],
-        "status": first["status"], "breached": first["breached"], "clock": clock,
+        "id": columns["id"], "number": f"WO{columns['id']:08d}", "organisation": columns["organisation_name"],
+        "device": columns["device_code"], "summary": columns["summary"], "severity": columns["severity"],
+        "status": columns["status"], "breached": columns["breached"], "clock": clock,
         "countdown": countdown(next_due, now) if next_due else "",
         "next_due_iso": next_due.astimezone(UTC).isoformat() if next_due else "",
     }

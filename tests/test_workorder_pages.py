@@ -133,6 +133,40 @@ def test_queue_filters(client, world):
     assert ids("assignee=me") == {assigned.id}
 
 
+def test_queue_statements_built_once_keep_each_users_scope(client, world):
+    """The queue's statements are built once per shape and reused: each user still sees only theirs."""
+    mine = log(world, minutes_ago=5)
+    theirs = log(world, org=world.other, actor=world.other_clerk, minutes_ago=6)
+    for username, visible in (("clerk", mine), ("other_clerk", theirs), ("admin", None), ("requester", mine)):
+        sign_in(client, username)
+        for query in ("", "?severity=urgent", "?assignee=none&breached=0"):
+            ids = row_ids(text(client.get(f"/orders/{query}")))
+            if visible is None:
+                assert set(ids) == {mine.id, theirs.id}
+            else:
+                assert ids == [visible.id], (username, query)
+
+
+def test_queue_rows_show_the_order_pages_badges_and_flags(client, world):
+    """A row prints the same severity, status and flag badges as the order page, in the user's language."""
+    late = log(world, minutes_ago=600, summary="Printer <jammed>")
+    late.breached, late.state_repair = True, "breached"
+    db.session.commit()
+    sign_in(client, "clerk")
+    queue = text(client.get("/orders/"))
+    row = queue[queue.index(f'<tr id="wo-{late.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert f'href="/orders/{late.number}"' in row and "Printer &lt;jammed&gt;" in row
+    assert row.count('data-severity="urgent">Urgent<') == 2  # phone and desktop
+    assert 'data-status="accepted">Accepted<' in row
+    assert row.count('data-flag="breached"') == 2 and row.count('data-flag="spare-unit"') == 2
+    order_page = text(client.get(f"/orders/{late.number}"))
+    for badge in ('data-severity="urgent">Urgent<', 'data-flag="spare-unit"', 'data-status="accepted">Accepted<'):
+        assert badge in order_page
+    client.get("/lang/zh_CN")
+    assert 'data-severity="urgent">' in text(client.get("/orders/")) and ">Urgent<" not in text(client.get("/orders/"))
+
+
 def test_queue_filter_swaps_only_the_results_for_htmx(client, world):
     order = log(world)
     sign_in(client, "clerk")

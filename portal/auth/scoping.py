@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import abort, g, has_request_context
 from flask_login import current_user
-from sqlalchemy import false, select
+from sqlalchemy import bindparam, false, select
 
 from portal.auth.roles import ADMIN, AUDITOR
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
+
+# Built once (every page runs it): the organisations a provider is contracted by.
+PROVIDER_ORGANISATIONS = select(Contract.organisation_id).where(Contract.provider_id == bindparam("provider_id"))
 
 
 def organisation_ids_for(user) -> frozenset[int] | None:
@@ -16,8 +21,7 @@ def organisation_ids_for(user) -> frozenset[int] | None:
     if user.role == ADMIN:
         return None
     if user.provider_id is not None:
-        rows = db.session.scalars(select(Contract.organisation_id).where(Contract.provider_id == user.provider_id))
-        return frozenset(rows)
+        return frozenset(db.session.scalars(PROVIDER_ORGANISATIONS, {"provider_id": user.provider_id}))
     if user.organisation_id is not None:
         return frozenset({user.organisation_id})
     if user.role == AUDITOR:
@@ -35,9 +39,10 @@ def visible_organisation_ids() -> frozenset[int] | None:
     return cached[1]
 
 
-def visible_organisations() -> list[Organisation]:
-    """The active organisations the current user may see, by name; read once per request (the menu, the
-    filters and the forms of one page all ask)."""
+def visible_organisations() -> list:
+    """The active organisations the current user may see, by name, as ``(id, code, name, standard)`` rows
+    (for choices and menus; not entities); read once per request (the menu, the filters and the forms of
+    one page all ask)."""
     if not has_request_context():
         return _read_visible_organisations()
     user_id = current_user.get_id() if current_user.is_authenticated else None
@@ -47,9 +52,16 @@ def visible_organisations() -> list[Organisation]:
     return cached[1]
 
 
-def _read_visible_organisations() -> list[Organisation]:
-    statement = select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.name)
-    return list(db.session.scalars(scoped(statement, Organisation.id)))
+def _read_visible_organisations() -> list:
+    scope, params = scope_of()
+    return db.session.execute(_visible_organisations_select(scope), params).all()
+
+
+@lru_cache(maxsize=3)
+def _visible_organisations_select(scope: str):
+    statement = (select(Organisation.id, Organisation.code, Organisation.name, Organisation.standard)
+                 .where(Organisation.active.is_(True)).order_by(Organisation.name))
+    return scoped_by_parameter(statement, Organisation.id, scope)
 
 
 def forget_visible() -> None:
@@ -65,6 +77,25 @@ def scoped(statement, column):
     if ids is None:
         return statement
     return statement.where(column.in_(ids)) if ids else statement.where(false())
+
+
+def scope_of() -> tuple[str, dict]:
+    """The current user's scope for a statement built once (``scoped_by_parameter``): ``all`` (every
+    organisation), ``none`` or ``some``, and the bind parameters it needs."""
+    ids = visible_organisation_ids()
+    if ids is None:
+        return "all", {}
+    return ("some", {"scope": sorted(ids)}) if ids else ("none", {})
+
+
+def scoped_by_parameter(statement, column, scope: str):
+    """``scoped`` for a statement built once and run many times: the organisations come as the expanding
+    bind parameter ``scope`` (``scope_of`` gives the scope and the parameter)."""
+    if scope == "all":
+        return statement
+    if scope == "none":
+        return statement.where(false())
+    return statement.where(column.in_(bindparam("scope", expanding=True)))
 
 
 def can_see(organisation_id: int | None) -> bool:

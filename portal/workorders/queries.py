@@ -9,18 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select, tuple_
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy import bindparam, case, func, or_, select, tuple_
+from sqlalchemy.orm import joinedload
 
 from portal.auth.models import User
 from portal.auth.roles import ENGINEER
-from portal.auth.scoping import scoped, visible_organisations  # noqa: F401 (the desk's choices)
+from portal.auth.scoping import scope_of, scoped, scoped_by_parameter, visible_organisations  # noqa: F401
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
-from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, WorkOrder
+from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, WorkOrder, format_number
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 NO_DUE = "-"
@@ -107,78 +108,146 @@ class QueuePage:
     next_cursor: Cursor | None
 
 
-# What a queue row shows (number, organisation, device, summary, severity, status, nearest clock, flags):
-# only these columns are read.
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One order as a queue row shows it: number, organisation, device, summary, severity, status, nearest
+    clock and flags. Read as plain columns, not as an entity: a page of rows is read on every visit to the
+    desk, and loading entities (with their organisation and device) would cost more than the statement."""
+
+    id: int
+    standard: str
+    summary: str
+    severity: str | None
+    status: str
+    next_due: datetime | None
+    breached: bool
+    spare_unit_due: bool
+    clock: str | None
+    organisation_name: str
+    device_code: str | None
+
+    @property
+    def number(self) -> str:
+        """The order's number."""
+        return format_number(self.id)
+
+    @classmethod
+    def from_row(cls, row) -> QueueRow:
+        """A queue row from a row of ``QUEUE_COLUMNS``."""
+        return cls(row.id, row.standard, row.summary, row.severity, row.status, row.next_due, row.breached,
+                   row.state_repair == "breached" and row.resolved_at is None and row.spare_provided_at is None,
+                   nearest_clock(row), row.organisation_name, row.device_code)
+
+
+# What a queue row shows: only these columns are read.
 QUEUE_COLUMNS = (
-    load_only(WorkOrder.id, WorkOrder.organisation_id, WorkOrder.device_id, WorkOrder.standard,
-              WorkOrder.summary, WorkOrder.severity, WorkOrder.status, WorkOrder.next_due, WorkOrder.breached,
-              WorkOrder.resolved_at, WorkOrder.spare_provided_at,
-              *(getattr(WorkOrder, f"{part}_{name}") for part in ("due", "state") for name in CLOCK_NAMES)),
-    joinedload(WorkOrder.organisation).load_only(Organisation.name),
-    joinedload(WorkOrder.device).load_only(Device.code),
+    WorkOrder.id, WorkOrder.standard, WorkOrder.summary, WorkOrder.severity, WorkOrder.status,
+    WorkOrder.next_due, WorkOrder.breached, WorkOrder.resolved_at, WorkOrder.spare_provided_at,
+    *(getattr(WorkOrder, f"{part}_{name}") for part in ("due", "state") for name in CLOCK_NAMES),
+    Organisation.name.label("organisation_name"), Device.code.label("device_code"),
 )
 
 
-def queue_statement(filters: QueueFilters, user, with_deadline: bool = False):
-    """The scoped, filtered select of orders for the queue (without order or paging). Orders with a
-    deadline (``with_deadline``) are open by construction, so the open-status test is left out there: it
-    only misleads PostgreSQL's row estimate."""
-    statement = scoped(select(WorkOrder), WorkOrder.organisation_id).options(*QUEUE_COLUMNS)
-    if filters.status:
-        statement = statement.where(WorkOrder.status == filters.status)
-    elif not with_deadline:
-        statement = statement.where(WorkOrder.status.in_(OPEN_STATUSES))
-    if filters.severity:
-        statement = statement.where(WorkOrder.severity == filters.severity)
-    if filters.organisation:
-        statement = statement.where(WorkOrder.organisation_id == filters.organisation)
-    if filters.device:
-        device_ids = select(Device.id).where(Device.code == filters.device)
-        statement = statement.where(WorkOrder.device_id.in_(device_ids))
-    if filters.breached:
-        statement = statement.where(WorkOrder.breached.is_(filters.breached == "1"))
-    return _assignee_filter(statement, filters.assignee, user)
+@dataclass(frozen=True)
+class QueueShape:
+    """Which criteria a queue statement has, without their values: the statement for a shape is built once
+    (``queue_select``) and run with the request's values as bind parameters. Composing an ORM statement and
+    working out its cache key cost more than running it on every visit to the desk."""
+
+    scope: str  # portal.auth.scoping.scope_of: all, none or some
+    status: str  # given, open (the open statuses) or "" (no test: orders with a deadline are open)
+    severity: bool
+    organisation: bool
+    device: bool
+    breached: str  # "", "1" or "0"
+    assignee: str  # "", "id" or "none"
+    part: str  # due_first, due_after, nodue_first or nodue_after
 
 
-def _assignee_filter(statement, assignee: str, user):
-    """Narrow to my orders, unassigned ones or one engineer's."""
-    if assignee == "me":
-        return statement.where(WorkOrder.assignee_id == user.id)
-    if assignee == "none":
-        return statement.where(WorkOrder.assignee_id.is_(None))
-    if assignee:
-        return statement.where(WorkOrder.assignee_id == int(assignee))
-    return statement
+def queue_parameters(filters: QueueFilters, user, part: str) -> tuple[QueueShape, dict]:
+    """The shape of one of the queue's statements for these filters and user, and its parameter values."""
+    scope, params = scope_of()
+    assignee = {"": "", "none": "none"}.get(filters.assignee, "id")
+    if assignee == "id":
+        params["assignee"] = user.id if filters.assignee == "me" else int(filters.assignee)
+    params.update(status=filters.status, severity=filters.severity, organisation=filters.organisation,
+                  device=filters.device)
+    status = "given" if filters.status else ("" if part.startswith("due") else "open")
+    shape = QueueShape(scope, status, bool(filters.severity), bool(filters.organisation), bool(filters.device),
+                       filters.breached, assignee, part)
+    return shape, params
+
+
+@lru_cache(maxsize=512)
+def queue_select(shape: QueueShape):
+    """The queue's statement of a shape, with bind parameters for the values (see ``queue_parameters``)
+    and for ``limit`` and, after a cursor, ``cursor_due`` and ``cursor_id``."""
+    statement = scoped_by_parameter(
+        select(*QUEUE_COLUMNS).select_from(WorkOrder)
+        .outerjoin(Organisation, WorkOrder.organisation_id == Organisation.id)
+        .outerjoin(Device, WorkOrder.device_id == Device.id),
+        WorkOrder.organisation_id, shape.scope)
+    criteria = {
+        "given": WorkOrder.status == bindparam("status"), "open": WorkOrder.status.in_(OPEN_STATUSES),
+        "severity": WorkOrder.severity == bindparam("severity"),
+        "organisation": WorkOrder.organisation_id == bindparam("organisation"),
+        "device": WorkOrder.device_id.in_(select(Device.id).where(Device.code == bindparam("device"))),
+        "1": WorkOrder.breached.is_(True), "0": WorkOrder.breached.is_(False),
+        "id": WorkOrder.assignee_id == bindparam("assignee"), "none": WorkOrder.assignee_id.is_(None),
+    }
+    wanted = (shape.status, shape.severity and "severity", shape.organisation and "organisation",
+              shape.device and "device", shape.breached, shape.assignee)
+    statement = statement.where(*(criteria[name] for name in wanted if name))
+    return _queue_part(statement, shape.part).limit(bindparam("limit"))
+
+
+def _queue_part(statement, part: str):
+    """Orders with a deadline (by deadline) or without one (by id), from the start or after a cursor."""
+    cursor_id = bindparam("cursor_id")
+    if part == "due_first":
+        return statement.where(WorkOrder.next_due.is_not(None)).order_by(WorkOrder.next_due, WorkOrder.id)
+    if part == "due_after":
+        cursor_due = bindparam("cursor_due", type_=WorkOrder.__table__.c.next_due.type)
+        return (statement.where(tuple_(WorkOrder.next_due, WorkOrder.id) > tuple_(cursor_due, cursor_id))
+                .order_by(WorkOrder.next_due, WorkOrder.id))
+    statement = statement.where(WorkOrder.next_due.is_(None))
+    if part == "nodue_after":
+        statement = statement.where(WorkOrder.id > cursor_id)
+    return statement.order_by(WorkOrder.id)
+
+
+def queue_rows(filters: QueueFilters, user, part: str, limit: int, after: Cursor | None = None) -> list:
+    """Up to ``limit`` rows of one part of the queue."""
+    shape, params = queue_parameters(filters, user, part)
+    params["limit"] = limit
+    if after is not None:
+        params.update(cursor_due=after.due, cursor_id=after.id)
+    return db.session.execute(queue_select(shape), params).all()
 
 
 def queue_page(filters: QueueFilters, user, after: Cursor | None, size: int) -> QueuePage:
     """Orders by nearest deadline (none last), then id, after a cursor: keyset paging, never OFFSET.
 
     Two index-ordered reads instead of one OR: first the orders with a deadline past the cursor, then,
-    when the page is not full, those without one by id.
+    when the page is not full, those without one by id. Orders with a deadline are open by construction,
+    so their read leaves out the open-status test: it only misleads PostgreSQL's row estimate.
     """
-    base = queue_statement(filters, user)
-    rows: list[WorkOrder] = []
+    rows: list = []
     closed_filter = bool(filters.status) and filters.status not in OPEN_STATUSES
     if (after is None or after.due is not None) and not closed_filter:
-        with_due = queue_statement(filters, user, with_deadline=True)
-        if after is None:
-            with_due = with_due.where(WorkOrder.next_due.is_not(None))
-        else:
-            with_due = with_due.where(tuple_(WorkOrder.next_due, WorkOrder.id) > (after.due, after.id))
-        rows = list(db.session.scalars(with_due.order_by(WorkOrder.next_due, WorkOrder.id).limit(size + 1)))
+        rows = queue_rows(filters, user, "due_first" if after is None else "due_after", size + 1, after)
     if len(rows) <= size:
-        without_due = base.where(WorkOrder.next_due.is_(None))
-        if after is not None and after.due is None:
-            without_due = without_due.where(WorkOrder.id > after.id)
-        rows += db.session.scalars(without_due.order_by(WorkOrder.id).limit(size + 1 - len(rows)))
-    items = rows[:size]
+        nodue_after = after if after is not None and after.due is None else None
+        rows += queue_rows(filters, user, "nodue_after" if nodue_after else "nodue_first",
+                           size + 1 - len(rows), nodue_after)
+    items = [QueueRow.from_row(row) for row in rows[:size]]
     more = len(rows) > size
     return QueuePage(items, after, Cursor(items[-1].next_due, items[-1].id) if more else None)
 
 
-def nearest_clock(order: WorkOrder) -> str | None:
-    """The name of the running clock whose deadline is the order's nearest one."""
+def nearest_clock(order) -> str | None:
+    """The name of the running clock whose deadline is the order's nearest one (of an order or a row with
+    its clock columns)."""
     if order.next_due is None:
         return None
     for name in CLOCK_NAMES:
@@ -203,12 +272,20 @@ def my_orders(user) -> list[WorkOrder]:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def visible_engineers() -> list[User]:
-    """Active engineers of providers contracted by an organisation the current user may see."""
-    providers = scoped(select(Contract.provider_id), Contract.organisation_id)
-    statement = select(User).where(User.role == ENGINEER, User.active.is_(True),
-                                   User.provider_id.in_(providers))
-    return list(db.session.scalars(statement.order_by(User.username)))
+def visible_engineers() -> list:
+    """Active engineers of providers contracted by an organisation the current user may see, as ``(id,
+    name)`` rows (the queue's filter offers them)."""
+    scope, params = scope_of()
+    return db.session.execute(_visible_engineers_select(scope), params).all()
+
+
+@lru_cache(maxsize=3)
+def _visible_engineers_select(scope: str):
+    providers = scoped_by_parameter(select(Contract.provider_id), Contract.organisation_id, scope)
+    name = case((User.display_name != "", User.display_name), else_=User.username).label("name")
+    return (select(User.id, name)
+            .where(User.role == ENGINEER, User.active.is_(True), User.provider_id.in_(providers))
+            .order_by(User.username))
 
 
 def provider_engineers(order: WorkOrder) -> list[User]:

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    get_template_attribute,
+    make_response,
+    redirect,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -101,6 +111,33 @@ def severity_label(standard_id: str, severity_id: str | None) -> str:
     return badge[0] if badge else (severity_id or "")
 
 
+def order_links():
+    """``number → URL of the order's page``, with ``url_for`` called once: a page of rows links to each."""
+    slot = "__number__"
+    link = url_for("workorders.detail", number=slot)
+    return lambda number: link.replace(slot, number)
+
+
+def row_badges() -> dict:
+    """A queue row's badges, rendered once per language (``_badges.html``): ``severity`` by (standard,
+    severity or None) for each enabled standard's table, ``status`` by status, ``flags`` by (breached,
+    spare unit due). A page of rows then prints them instead of rendering them row by row."""
+    def build() -> dict:
+        severity = get_template_attribute("workorders/_badges.html", "severity")
+        status = get_template_attribute("workorders/_badges.html", "status")
+        flags = get_template_attribute("workorders/_badges.html", "flags")
+        labels = desk_words()["status_labels"]
+        by_severity = {(standard_id, None): severity(None, "", "") for standard_id in severity_badges()}
+        by_severity.update({(standard_id, code): severity(code, label, tone)
+                            for standard_id, table in severity_badges().items()
+                            for code, (label, tone) in table.items()})
+        return {"severity": by_severity, "status": {code: status(code, labels[code]) for code in labels},
+                "flags": {(breached, spare): flags(breached, spare)
+                          for breached in (False, True) for spare in (False, True)}}
+
+    return translated_once("row_badges", build)
+
+
 def clock_state(clock) -> str:
     """The badge of a clock: running, paused, met, breached, or why it has no deadline."""
     if clock.due is None:
@@ -117,7 +154,7 @@ def desk_helpers() -> dict:
     return {
         **words, "main_steps": MAIN_STEPS, "step_inputs": STEP_INPUTS,
         "severity_badges": severity_badges(), "severity_label": severity_label, "clock_state": clock_state,
-        "countdown": partial(countdown, words=words), "iso": iso, "nearest_clock": queries.nearest_clock,
+        "countdown": partial(countdown, words=words), "iso": iso,
         "clocks_for": services.clocks_of, "steps_for": steps_for,
         "time_zone": current_app.config["PORTAL_TIMEZONE"],
     }
@@ -166,7 +203,7 @@ def queue():
     after = Cursor.parse(request.args.get("after"))
     page = queries.queue_page(filters, current_user, after, current_app.config["PORTAL_PAGE_SIZE"])
     return render("workorders/queue.html", "results", page=page, filters=filters, now=utcnow(),
-                  **filter_choices())
+                  order_url=order_links(), row_badges=row_badges(), **filter_choices())
 
 
 @bp.route("/mine")
