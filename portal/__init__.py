@@ -45,7 +45,7 @@ def configure_extensions(app: Flask) -> None:
     from portal import database, models  # noqa: F401  (every model registered on the metadata)
     from portal.auth import session as auth_session
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-    from portal.i18n import select_locale, translation_directories
+    from portal.i18n import select_locale, template_gettext, translation_directories
 
     database.configure_engine(app)
     db.init_app(app)
@@ -55,6 +55,7 @@ def configure_extensions(app: Flask) -> None:
     csrf.init_app(app)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translation_directories()
     babel.init_app(app, locale_selector=select_locale)
+    app.context_processor(template_gettext)
     htmx.init_app(app)
     limiter.init_app(app)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, session
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from portal.config import ROOT
 
@@ -54,3 +56,24 @@ def translated_once(key, build):
 def plain_labels(labels: dict) -> dict[str, str]:
     """A table of lazy labels (code → label) as plain strings in the current language."""
     return {code: str(label) for code, label in labels.items()}
+
+
+def template_gettext() -> dict:
+    """Context processor: the templates' ``_``, ``gettext`` and ``ngettext`` bound to this request's
+    catalogue. Flask-Babel's own find the language and the catalogue anew on every call, and a page makes
+    dozens; these answer the same, as Jinja's new-style gettext does (autoescaped, the text always a
+    ``%(name)s`` format filled from the keywords, ``num`` for ``ngettext``)."""
+    translations = get_translations()
+
+    @pass_context
+    def gettext(context, message: str, **variables) -> str:
+        text = translations.ugettext(message)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    @pass_context
+    def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("num", num)
+        text = translations.ungettext(singular, plural, num)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}

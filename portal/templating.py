@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Flask, current_app, request
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
@@ -29,12 +31,16 @@ def current_locale() -> str:
 
 
 def menu() -> list:
-    """The navigation entries every enabled plugin (and the core) offers the current user."""
+    """The navigation entries every enabled plugin (and the core) offers the current user, their labels
+    in the current language (each is printed once and sorted by, and a lazy label is translated anew
+    each time it is used)."""
     if not current_user.is_authenticated:
         return []
-    items = run_hook("portal_menu_items", user=current_user)
-    allowed = [item for item in items if item.permission is None or current_user.can(item.permission)]
-    return sorted(allowed, key=lambda item: (item.order, str(item.label)))
+    user = current_user._get_current_object()
+    items = run_hook("portal_menu_items", user=user)
+    allowed = [replace(item, label=str(item.label)) for item in items
+               if item.permission is None or user.can(item.permission)]
+    return sorted(allowed, key=lambda item: (item.order, item.label))
 
 
 def _exact(item) -> bool:

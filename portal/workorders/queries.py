@@ -115,6 +115,7 @@ class QueueRow:
     desk, and loading entities (with their organisation and device) would cost more than the statement."""
 
     id: int
+    number: str
     standard: str
     summary: str
     severity: str | None
@@ -126,15 +127,11 @@ class QueueRow:
     organisation_name: str
     device_code: str | None
 
-    @property
-    def number(self) -> str:
-        """The order's number."""
-        return format_number(self.id)
-
     @classmethod
     def from_row(cls, row) -> QueueRow:
         """A queue row from a row of ``QUEUE_COLUMNS``."""
-        return cls(row.id, row.standard, row.summary, row.severity, row.status, row.next_due, row.breached,
+        return cls(row.id, format_number(row.id), row.standard, row.summary, row.severity, row.status,
+                   row.next_due, row.breached,
                    row.state_repair == "breached" and row.resolved_at is None and row.spare_provided_at is None,
                    nearest_clock(row), row.organisation_name, row.device_code)
 

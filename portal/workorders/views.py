@@ -189,7 +189,9 @@ def filter_choices() -> dict:
         return {}
     return {
         "statuses": desk_words()["status_labels"],
-        "severities": [(standard, row) for standard in enabled_standards() for row in standard.severities],
+        "severities": translated_once("severity_choices", lambda: [
+            (row.id, f"{row.label} ({standard.code})")
+            for standard in enabled_standards() for row in standard.severities]),
         "organisations": queries.visible_organisations(),
         "engineers": queries.visible_engineers(),
     }
