@@ -115,3 +115,17 @@ def test_wrong_password_message_in_english_after_switching(client, auth, world):
     client.get("/lang/en")
     response = auth.login("clerk", "wrong-password")
     assert "Wrong username or password, or the account is deactivated." in response.get_data(as_text=True)
+
+
+def test_templates_translate_once_per_render_as_jinja_would(app):
+    """The templates' _() and ngettext answer in the request's language, escape what they fill in and
+    read the text as a %-format, as Jinja's new-style gettext does."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    source = ('{{ _("Service desk") }}|{{ ngettext("%(num)d event", "%(num)d events", 3) }}|'
+              '{{ _("%(time)s left", time="<b>") }}')
+    with app.test_request_context():
+        assert render_template_string(source) == "服务台|3 条事件|剩余 &lt;b&gt;"
+    with app.test_request_context(), force_locale("en"):
+        assert render_template_string(source) == "Service desk|3 events|&lt;b&gt; left"
