@@ -31,7 +31,6 @@ from bench.common import LIBPQ_URL
 from portal.audit import services as audit
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-CLOCKS = ("response", "arrival", "repair", "factory")
 
 app = Flask(__name__)
 SPEC = json.loads(Path(os.environ.get("BENCH_FLOOR_SQL", "bench/results/floor_sql.json")).read_text(encoding="utf-8"))
@@ -48,7 +47,7 @@ QUEUE = app.jinja_env.from_string("""<!doctype html>
 <td><a href="/orders/{{ row.number }}">{{ row.number }}</a></td><td>{{ row.organisation }}</td>
 <td>{{ row.device or "—" }}</td><td>{{ row.summary }}</td><td>{{ row.severity }}</td><td>{{ row.status }}</td>
 <td>{% if row.clock %}{{ row.clock }}<br>{{ row.countdown }}{% else %}—{% endif %}
-{%- if row.breached %} breached{% endif %}</td>
+{%- if row.breached %} breached{% endif %}{% if row.spare_unit_due %} spare unit due{% endif %}</td>
 </tr>
 {% endfor %}</tbody></table>
 {% if next_cursor %}<a id="next-page" href="?{{ query }}after={{ next_cursor }}">Next page</a>{% endif %}
@@ -129,19 +128,15 @@ def countdown(due: datetime, now: datetime) -> str:
 
 
 def queue_row(names: list[str], row: tuple, now: datetime) -> dict:
-    """The fields the portal's queue shows, by the statement's column names (the order's own, then
-    ``organisation_name`` and ``device_code``)."""
+    """The fields the portal's queue shows, by the statement's column names (the order's own, the nearest
+    clock and the spare-unit flag worked out by the database, ``organisation_name`` and ``device_code``)."""
     columns = dict(zip(names, row, strict=True))
     next_due = columns["next_due"]
-    clock = None
-    if next_due is not None:
-        clock = next((name for name in CLOCKS
-                      if columns[f"state_{name}"] == "running" and columns[f"due_{name}"] == next_due), None)
     return {
         "id": columns["id"], "number": f"WO{columns['id']:08d}", "organisation": columns["organisation_name"],
         "device": columns["device_code"], "summary": columns["summary"], "severity": columns["severity"],
-        "status": columns["status"], "breached": columns["breached"], "clock": clock,
-        "countdown": countdown(next_due, now) if next_due else "",
+        "status": columns["status"], "breached": columns["breached"], "spare_unit_due": columns["spare_unit_due"],
+        "clock": columns["clock"], "countdown": countdown(next_due, now) if next_due else "",
         "next_due_iso": next_due.astimezone(UTC).isoformat() if next_due else "",
     }
 
