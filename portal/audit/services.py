@@ -21,6 +21,8 @@ ADVISORY_LOCK_KEY = 7_100_100  # serialises chain appends on PostgreSQL
 APPEND_BATCH = 1000
 ALWAYS_EXCLUDED = frozenset({"updated_at"})
 STAMPS = frozenset({"at", "actor_id", "actor_name"})
+JSON_SCALARS = frozenset({str, int, bool, float, type(None)})
+_audited_by_model: dict[type, tuple[str, ...]] = {}
 
 Actor = tuple[int | None, str]
 _actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
@@ -53,6 +55,8 @@ def current_actor() -> tuple[int | None, str]:
 
 def plain(value):
     """A JSON-safe, canonical form of a column value."""
+    if type(value) in JSON_SCALARS:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -60,15 +64,21 @@ def plain(value):
     return value
 
 
-def audited_columns(obj) -> list[str]:
-    """The column attributes of a record that the trail records."""
-    excluded = ALWAYS_EXCLUDED | set(getattr(obj, "__audit_exclude__", ()))
-    return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in excluded]
+def audited_columns(obj) -> tuple[str, ...]:
+    """The column attributes of a record that the trail records (worked out once per model)."""
+    model = type(obj)
+    keys = _audited_by_model.get(model)
+    if keys is None:
+        excluded = ALWAYS_EXCLUDED | set(getattr(obj, "__audit_exclude__", ()))
+        keys = tuple(attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in excluded)
+        _audited_by_model[model] = keys
+    return keys
 
 
 def snapshot(obj) -> dict:
-    """The record's current audited values."""
-    return {key: plain(getattr(obj, key)) for key in audited_columns(obj)}
+    """The record's current audited values (read from its loaded state, loading only what is not)."""
+    loaded = inspect(obj).dict
+    return {key: plain(loaded[key] if key in loaded else getattr(obj, key)) for key in audited_columns(obj)}
 
 
 def snapshot_before(obj, connection) -> dict:

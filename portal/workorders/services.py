@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
+from sqlalchemy import inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.auth.roles import ADMIN, CLERK, ENGINEER, REQUESTER
 from portal.devices.models import Device
@@ -194,22 +196,43 @@ def create_order(new: NewOrder, actor, now: datetime | None = None) -> WorkOrder
     reported_at = new.reported_at or now
     contract = active_contract(new.organisation, reported_at.date())
     order = WorkOrder(
-        organisation=new.organisation, contract=contract, device=new.device, standard=standard.id,
+        standard=standard.id,
         service_type=new.service_type, channel=new.channel, summary=new.summary,
         description=(new.description or "").strip(), severity=severity, severity_reason=reason,
         severity_manual=manual, affected_terminals=terminals, affected_cardholders=cardholders,
         cause=(new.cause or None), remote=bool(new.remote), alarm_code=new.alarm_code,
         status="reported", reported_at=reported_at, created_by_id=getattr(actor, "id", None),
     )
+    by_key = refer_by_key(order, organisation=new.organisation, contract=contract, device=new.device)
     add_event(order, "report", reported_at, actor, to_status="reported", note=order.description)
     if accepted_on_creation(new, actor):
         order.status, order.accepted_at = "accepted", reported_at
         # The same columns as the report's event, so that both go in one INSERT.
         add_event(order, "accept", reported_at, actor, from_status="reported", to_status="accepted", note="")
-    recompute(order, now)
+    recompute(order, now, order_facts(order, new.device, contract))
     db.session.add(order)
     db.session.flush()
+    for name, record in by_key.items():
+        set_committed_value(order, name, record)
     return order
+
+
+def refer_by_key(order: WorkOrder, **subjects) -> dict:
+    """Point a new order at its stored organisation, contract and device by their keys; return those
+    referred to so, for the caller to set on the order once it is flushed.
+
+    Set as relationships before the flush, they would make it work out what each one means for the INSERT
+    (a fifth of a creation's flush) when the keys already say it. A subject not stored yet is set as a
+    relationship, so that the flush stores it first.
+    """
+    by_key = {}
+    for name, record in subjects.items():
+        if record is not None and inspect(record).key is None:
+            setattr(order, name, record)
+        else:
+            setattr(order, f"{name}_id", record.id if record is not None else None)
+            by_key[name] = record
+    return by_key
 
 
 def add_event(order: WorkOrder, event_type: str, at: datetime, actor, **values) -> WorkOrderEvent:
@@ -362,6 +385,11 @@ def change_severity(order: WorkOrder, severity: str, reason: str, actor, now: da
 
 def facts_of(order: WorkOrder) -> engine.OrderFacts:
     """The engine's view of an order: its times, distance, contract figures, pauses and extensions."""
+    return order_facts(order, order.device, order.contract)
+
+
+def order_facts(order: WorkOrder, device: Device | None, contract: Contract | None) -> engine.OrderFacts:
+    """The engine's view of an order with this device and contract (given: a new order has only their keys)."""
     pauses, open_pause = [], None
     extensions = []
     for event in order.events:
@@ -374,24 +402,24 @@ def facts_of(order: WorkOrder) -> engine.OrderFacts:
             extensions.append(engine.Extension(event.at, Decimal(event.hours)))
     if open_pause is not None:
         pauses.append(engine.Interval(open_pause, None))
-    contract = order.contract
     return engine.OrderFacts(
         severity=order.severity, reported_at=order.reported_at, accepted_at=order.accepted_at,
         responded_at=order.responded_at, arrived_at=order.arrived_at, resolved_at=order.resolved_at,
         factory_out_at=order.factory_out_at, factory_back_at=order.factory_back_at, remote=order.remote,
-        distance_km=order.device.distance_km if order.device else None,
+        distance_km=device.distance_km if device else None,
         far_arrival_hours=contract.far_arrival_hours if contract else None,
         remote_response_hours=contract.remote_response_hours if contract else None,
         pauses=tuple(pauses), extensions=tuple(extensions),
     )
 
 
-def clocks_of(order: WorkOrder, now: datetime | None = None) -> dict[str, engine.Clock]:
-    """The order's four clocks now (empty when its standard is not enabled)."""
+def clocks_of(order: WorkOrder, now: datetime | None = None,
+              facts: engine.OrderFacts | None = None) -> dict[str, engine.Clock]:
+    """The order's four clocks now, from its facts unless given (empty when its standard is not enabled)."""
     standard = standard_of(order)
     if standard is None:
         return {}
-    return engine.compute_clocks(standard, facts_of(order), now or utcnow())
+    return engine.compute_clocks(standard, facts or facts_of(order), now or utcnow())
 
 
 def stored_state(order: WorkOrder, name: str, clock: engine.Clock | None, now: datetime) -> str | None:
@@ -406,9 +434,10 @@ def stored_state(order: WorkOrder, name: str, clock: engine.Clock | None, now: d
     return engine.RUNNING
 
 
-def recompute(order: WorkOrder, now: datetime) -> None:
-    """Store deadlines, states, 80% marks, the nearest deadline and the breach flag on the order."""
-    clocks = clocks_of(order, now)
+def recompute(order: WorkOrder, now: datetime, facts: engine.OrderFacts | None = None) -> None:
+    """Store deadlines, states, 80% marks, the nearest deadline and the breach flag on the order (from its
+    facts unless given)."""
+    clocks = clocks_of(order, now, facts)
     running = []
     for name in CLOCK_NAMES:
         clock = clocks.get(name)
@@ -422,6 +451,6 @@ def recompute(order: WorkOrder, now: datetime) -> None:
     order.breached = any(getattr(order, f"state_{name}") == engine.BREACHED for name in CLOCK_NAMES)
     repair = clocks.get("repair")
     if order.resolved_at and repair and repair.start:
-        away = engine.paused_during(engine.repair_facts(facts_of(order)).pauses, repair.start,
+        away = engine.paused_during(engine.repair_facts(facts or facts_of(order)).pauses, repair.start,
                                     order.resolved_at, now)
         order.repair_seconds = int((order.resolved_at - repair.start - away).total_seconds())
