@@ -278,22 +278,25 @@ def visible_engineers() -> list:
     return db.session.execute(_visible_engineers_select(scope), params).all()
 
 
+# Active engineers as (id, name) rows, by username (``User.name``: the display name, else the username).
+ENGINEER_CHOICES = select(
+    User.id, case((User.display_name != "", User.display_name), else_=User.username).label("name"),
+).where(User.role == ENGINEER, User.active.is_(True)).order_by(User.username)
+PROVIDER_ENGINEERS = ENGINEER_CHOICES.where(User.provider_id == bindparam("provider_id"))
+
+
 @lru_cache(maxsize=3)
 def _visible_engineers_select(scope: str):
     providers = scoped_by_parameter(select(Contract.provider_id), Contract.organisation_id, scope)
-    name = case((User.display_name != "", User.display_name), else_=User.username).label("name")
-    return (select(User.id, name)
-            .where(User.role == ENGINEER, User.active.is_(True), User.provider_id.in_(providers))
-            .order_by(User.username))
+    return ENGINEER_CHOICES.where(User.provider_id.in_(providers))
 
 
-def provider_engineers(order: WorkOrder) -> list[User]:
-    """The active engineers of the order's contracted provider (PK-4.1: no subcontracting)."""
+def provider_engineers(order: WorkOrder) -> list:
+    """The active engineers of the order's contracted provider (PK-4.1: no subcontracting), as ``(id,
+    name)`` rows (the assign step offers them)."""
     if order.contract is None:
         return []
-    statement = select(User).where(User.role == ENGINEER, User.active.is_(True),
-                                   User.provider_id == order.contract.provider_id)
-    return list(db.session.scalars(statement.order_by(User.username)))
+    return db.session.execute(PROVIDER_ENGINEERS, {"provider_id": order.contract.provider_id}).all()
 
 
 def find_devices(text: str, limit: int = LOOKUP_LIMIT) -> list[Device]:
