@@ -19,7 +19,6 @@ from portal.devices.models import Device
 from portal.extensions import db
 from portal.forms import builder
 from portal.forms.models import FormSubmission
-from portal.orgs.models import Organisation
 from portal.plugins import InstalledPlugin, registry
 from portal.specs import FieldSpec, FormSpec, MenuItem
 
@@ -70,9 +69,9 @@ def may_fill(user, spec: FormSpec) -> bool:
     return user.can("form.submit") and user.role in spec.roles
 
 
-def eligible_organisations(spec: FormSpec) -> list[Organisation]:
+def eligible_organisations(spec: FormSpec) -> list:
     """The active organisations the current user may see that the form's plugin governs (every visible
-    one when the plugin contributes no standard)."""
+    one when the plugin contributes no standard), as ``scoping.visible_organisations`` rows."""
     standards = plugin_standard_ids(spec.plugin)
     return [organisation for organisation in visible_organisations()
             if not standards or organisation.standard in standards]
@@ -135,7 +134,7 @@ def find_visible_device(code: str) -> Device | None:
     return db.session.scalar(scoped(select(Device).where(Device.code == code), Device.organisation_id))
 
 
-def device_suggestions(organisations: list[Organisation]) -> list[str]:
+def device_suggestions(organisations: list) -> list[str]:
     """Codes of the organisations' devices in use, offered as suggestions in device fields."""
     organisation_ids = [org.id for org in organisations] or [-1]
     statement = (select(Device.code)
@@ -144,7 +143,7 @@ def device_suggestions(organisations: list[Organisation]) -> list[str]:
     return list(db.session.scalars(scoped(statement, Device.organisation_id)))
 
 
-def make_form(spec: FormSpec, organisations: list[Organisation], **kwargs) -> builder.SpecForm:
+def make_form(spec: FormSpec, organisations: list, **kwargs) -> builder.SpecForm:
     """The spec's form with the organisation choices and the device lookup of the current user."""
     form_class = builder.form_class(spec)
     return form_class(organisations=[(org.id, org.name) for org in organisations],
