@@ -437,6 +437,7 @@ def stored_state(order: WorkOrder, name: str, clock: engine.Clock | None, now: d
 def recompute(order: WorkOrder, now: datetime, facts: engine.OrderFacts | None = None) -> None:
     """Store deadlines, states, 80% marks, the nearest deadline and the breach flag on the order (from its
     facts unless given)."""
+    facts = facts or facts_of(order)
     clocks = clocks_of(order, now, facts)
     running = []
     for name in CLOCK_NAMES:
@@ -451,6 +452,6 @@ def recompute(order: WorkOrder, now: datetime, facts: engine.OrderFacts | None =
     order.breached = any(getattr(order, f"state_{name}") == engine.BREACHED for name in CLOCK_NAMES)
     repair = clocks.get("repair")
     if order.resolved_at and repair and repair.start:
-        away = engine.paused_during(engine.repair_facts(facts or facts_of(order)).pauses, repair.start,
+        away = engine.paused_during(engine.repair_facts(facts).pauses, repair.start,
                                     order.resolved_at, now)
         order.repair_seconds = int((order.resolved_at - repair.start - away).total_seconds())

@@ -126,11 +126,10 @@ def row_badges() -> dict:
         severity = get_template_attribute("workorders/_badges.html", "severity")
         status = get_template_attribute("workorders/_badges.html", "status")
         flags = get_template_attribute("workorders/_badges.html", "flags")
-        labels = desk_words()["status_labels"]
-        by_severity = {(standard_id, None): severity(None, "", "") for standard_id in severity_badges()}
+        labels, tables = desk_words()["status_labels"], severity_badges()
+        by_severity = {(standard_id, None): severity(None, "", "") for standard_id in tables}
         by_severity.update({(standard_id, code): severity(code, label, tone)
-                            for standard_id, table in severity_badges().items()
-                            for code, (label, tone) in table.items()})
+                            for standard_id, table in tables.items() for code, (label, tone) in table.items()})
         return {"severity": by_severity, "status": {code: status(code, labels[code]) for code in labels},
                 "flags": {(breached, spare): flags(breached, spare)
                           for breached in (False, True) for spare in (False, True)}}
