@@ -68,6 +68,8 @@ def template_gettext() -> dict:
     @pass_context
     def gettext(context, message: str, **variables) -> str:
         text = translations.ugettext(message)
+        if not variables and "%" not in text:  # most of a page's words: nothing to fill
+            return Markup(text) if context.eval_ctx.autoescape else text
         return (Markup(text) if context.eval_ctx.autoescape else text) % variables
 
     @pass_context

@@ -124,8 +124,8 @@ def test_templates_translate_once_per_render_as_jinja_would(app):
     from flask_babel import force_locale
 
     source = ('{{ _("Service desk") }}|{{ ngettext("%(num)d event", "%(num)d events", 3) }}|'
-              '{{ _("%(time)s left", time="<b>") }}')
+              '{{ _("%(time)s left", time="<b>") }}|{{ _("100%% <sure>") }}')
     with app.test_request_context():
-        assert render_template_string(source) == "服务台|3 条事件|剩余 &lt;b&gt;"
+        assert render_template_string(source) == "服务台|3 条事件|剩余 &lt;b&gt;|100% <sure>"
     with app.test_request_context(), force_locale("en"):
-        assert render_template_string(source) == "Service desk|3 events|&lt;b&gt; left"
+        assert render_template_string(source) == "Service desk|3 events|&lt;b&gt; left|100% <sure>"

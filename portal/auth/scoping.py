@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, false, select
 
 from portal.auth.roles import ADMIN, AUDITOR
+from portal.database import rows
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
 
@@ -21,7 +22,8 @@ def organisation_ids_for(user) -> frozenset[int] | None:
     if user.role == ADMIN:
         return None
     if user.provider_id is not None:
-        return frozenset(db.session.scalars(PROVIDER_ORGANISATIONS, {"provider_id": user.provider_id}))
+        return frozenset(row[0] for row in rows(db.session, PROVIDER_ORGANISATIONS,
+                                                {"provider_id": user.provider_id}))
     if user.organisation_id is not None:
         return frozenset({user.organisation_id})
     if user.role == AUDITOR:
@@ -54,7 +56,7 @@ def visible_organisations() -> list:
 
 def _read_visible_organisations() -> list:
     scope, params = scope_of()
-    return db.session.execute(_visible_organisations_select(scope), params).all()
+    return rows(db.session, _visible_organisations_select(scope), params)
 
 
 @lru_cache(maxsize=3)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from portal.auth.models import User
 from portal.auth.roles import ENGINEER
 from portal.auth.scoping import scope_of, scoped, scoped_by_parameter, visible_organisations  # noqa: F401
+from portal.database import rows
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
@@ -232,7 +233,7 @@ def queue_rows(filters: QueueFilters, user, part: str, limit: int, after: Cursor
     params["limit"] = limit
     if after is not None:
         params.update(cursor_due=after.due, cursor_id=after.id)
-    return db.session.execute(queue_select(shape), params).all()
+    return rows(db.session, queue_select(shape), params)
 
 
 def queue_page(filters: QueueFilters, user, after: Cursor | None, size: int) -> QueuePage:
@@ -242,16 +243,16 @@ def queue_page(filters: QueueFilters, user, after: Cursor | None, size: int) -> 
     when the page is not full, those without one by id. Orders with a deadline are open by construction,
     so their read leaves out the open-status test: it only misleads PostgreSQL's row estimate.
     """
-    rows: list = []
+    found: list = []
     closed_filter = bool(filters.status) and filters.status not in OPEN_STATUSES
     if (after is None or after.due is not None) and not closed_filter:
-        rows = queue_rows(filters, user, "due_first" if after is None else "due_after", size + 1, after)
-    if len(rows) <= size:
+        found = queue_rows(filters, user, "due_first" if after is None else "due_after", size + 1, after)
+    if len(found) <= size:
         nodue_after = after if after is not None and after.due is None else None
-        rows += queue_rows(filters, user, "nodue_after" if nodue_after else "nodue_first",
-                           size + 1 - len(rows), nodue_after)
-    items = [QueueRow.from_row(row) for row in rows[:size]]
-    more = len(rows) > size
+        found += queue_rows(filters, user, "nodue_after" if nodue_after else "nodue_first",
+                           size + 1 - len(found), nodue_after)
+    items = [QueueRow.from_row(row) for row in found[:size]]
+    more = len(found) > size
     return QueuePage(items, after, Cursor(items[-1].next_due, items[-1].id) if more else None)
 
 
@@ -275,7 +276,7 @@ def visible_engineers() -> list:
     """Active engineers of providers contracted by an organisation the current user may see, as ``(id,
     name)`` rows (the queue's filter offers them)."""
     scope, params = scope_of()
-    return db.session.execute(_visible_engineers_select(scope), params).all()
+    return rows(db.session, _visible_engineers_select(scope), params)
 
 
 # Active engineers as (id, name) rows, by username (``User.name``: the display name, else the username).
@@ -296,7 +297,7 @@ def provider_engineers(order: WorkOrder) -> list:
     name)`` rows (the assign step offers them)."""
     if order.contract is None:
         return []
-    return db.session.execute(PROVIDER_ENGINEERS, {"provider_id": order.contract.provider_id}).all()
+    return rows(db.session, PROVIDER_ENGINEERS, {"provider_id": order.contract.provider_id})
 
 
 def find_devices(text: str, limit: int = LOOKUP_LIMIT) -> list[Device]:
