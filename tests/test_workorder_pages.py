@@ -167,6 +167,41 @@ def test_queue_rows_show_the_order_pages_badges_and_flags(client, world):
     assert 'data-severity="urgent">' in text(client.get("/orders/")) and ">Urgent<" not in text(client.get("/orders/"))
 
 
+def test_desk_rows_fall_back_to_a_plain_badge_for_a_severity_no_table_has(app):
+    """A row whose standard is not enabled (or whose code its table lacks) still shows its severity code,
+    and a row without a severity says so; a row without a running clock has no countdown."""
+    from portal.workorders.queries import QueueRow
+    from portal.workorders.views import desk_rows
+
+    now = utcnow()
+    retired = QueueRow(1, "WO00000001", "retired_standard", "s", "grave", "accepted", None, False, False, None,
+                       "Org", None)
+    unset = QueueRow(2, "WO00000002", "retired_standard", "s", None, "reported", now - timedelta(minutes=5),
+                     True, False, "repair", "Org", "K-1")
+    with app.test_request_context():
+        (_o, link, due, severity, status, flags, clock, left, overdue), second = desk_rows([retired, unset], now)
+        assert link == "/orders/WO00000001" and due == "" and (clock, left, overdue) == ("", "", False)
+        assert 'data-severity="grave">grave<' in severity and 'data-status="accepted"' in status
+        assert str(flags).strip() == ""
+        assert 'data-severity="">' in second[3] and second[6] and second[8] is True
+        assert "0:05:00" in second[7] and 'data-flag="breached"' in second[5]
+
+
+def test_template_links_are_remembered_per_values_and_script_root(app):
+    """The templates' url_for gives each set of values its own link, under the request's script root, and
+    hands anchors, external links and list values to Flask's."""
+    from flask import render_template_string
+
+    source = ('{{ url_for("workorders.detail", number="WO1") }}|{{ url_for("workorders.detail", number="WO2") }}|'
+              '{{ url_for("workorders.detail", number="WO1", _anchor="steps") }}|'
+              '{{ url_for("workorders.queue", status=["paused", "accepted"]) }}')
+    with app.test_request_context():
+        assert render_template_string(source) == ("/orders/WO1|/orders/WO2|/orders/WO1#steps|"
+                                                  "/orders/?status=paused&amp;status=accepted")
+    with app.test_request_context(base_url="http://localhost/portal/"):
+        assert render_template_string(source).startswith("/portal/orders/WO1|/portal/orders/WO2|")
+
+
 def test_queue_filter_swaps_only_the_results_for_htmx(client, world):
     order = log(world)
     sign_in(client, "clerk")
