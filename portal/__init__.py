@@ -51,7 +51,7 @@ def configure_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), compare_type=True, render_as_batch=True)
     login_manager.init_app(app)
-    auth_session.configure(login_manager)
+    auth_session.configure(app, login_manager)
     csrf.init_app(app)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translation_directories()
     babel.init_app(app, locale_selector=select_locale)

@@ -115,6 +115,27 @@ def test_session_ends_after_its_lifetime(app_factory, world):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
+def test_an_active_session_is_renewed_but_not_on_every_request(app_factory, world):
+    """The lifetime counts from the last request: a browser that keeps coming back stays signed in past
+    it, its cookie signed again once it is a tenth of the lifetime old, not on every page."""
+    steady = app_factory(PORTAL_SESSION_HOURS=1 / 60).test_client()  # a minute; renewed when 6 s old
+    assert sign_in(steady, "clerk").status_code == 302
+    steady.get("/")
+    assert not [h for h in steady.get("/").headers.getlist("Set-Cookie") if h.startswith("session=")]
+    app = app_factory(PORTAL_SESSION_HOURS=4 / 3600)  # 4 s; renewed when 0.4 s old
+    client = app.test_client()
+    assert sign_in(client, "clerk").status_code == 302
+    for _ in range(3):
+        time.sleep(1.5)
+        response = client.get("/")
+        assert response.status_code == 200 and session_cookie(response)
+    with client.session_transaction() as session:
+        session["_user_id"] = "forged"
+    forged = client.get_cookie("session").value
+    client.set_cookie("session", forged[:-2] + ("AA" if not forged.endswith("AA") else "BB"))
+    assert client.get("/").status_code == 302
+
+
 @pytest.fixture
 def limited(app_factory, world):
     """A portal allowing three failed sign-ins a minute."""

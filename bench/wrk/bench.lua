@@ -2,6 +2,8 @@
 --   BENCH_PATHS   file with one request path per line; each request picks one at random (else wrk's URL)
 --   BENCH_BODIES  file with one JSON body per line; when set, every request is a POST of a random body
 --   BENCH_EXPECT  the status every answer must have (default 200); others are counted as "unexpected"
+-- A new session cookie in an answer replaces the one sent, as a browser's would (the portal renews an
+-- unchanged session's cookie once it is a minute old).
 -- done() prints one JSON line: request count, duration, latency percentiles (microseconds), errors.
 
 local function lines(name)
@@ -47,6 +49,11 @@ function response(status, headers, body)
   if status ~= expect then
     unexpected = unexpected + 1
     last_unexpected = tostring(status)
+  end
+  local renewed = headers["Set-Cookie"]
+  if renewed ~= nil then
+    local session = string.match(renewed, "^(session=[^;]*)")
+    if session ~= nil then wrk.headers["Cookie"] = session end
   end
 end
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
-from flask import abort
+from flask import Flask, abort
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required
+from itsdangerous import BadSignature
 
 from portal.extensions import db
 
@@ -24,8 +27,52 @@ def load_user(session_id: str):
     return user
 
 
-def configure(manager: LoginManager) -> None:
-    """Set the loader and the sign-in page."""
+RENEW_AFTER = timedelta(minutes=1)
+
+
+class SignedSession(SecureCookieSession):
+    """A session from the signed cookie, knowing when the cookie was signed (None: a new session)."""
+
+    signed_at: datetime | None = None
+
+
+class IdleTimeoutSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, whose lifetime (``PORTAL_SESSION_HOURS``) counts from the last
+    request: the cookie of an unchanged session is signed and sent again once it is a minute old (a tenth
+    of the lifetime when that is shorter), not on every request as Flask does, so that a page does not
+    pay for signing and sending a cookie that says what the browser's already says."""
+
+    session_class = SignedSession
+
+    def open_session(self, app: Flask, request) -> SignedSession | None:
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        try:
+            data, signed_at = serializer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()),
+                                               return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        session.signed_at = signed_at
+        return session
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        signed_at = getattr(session, "signed_at", None)
+        renew_after = min(RENEW_AFTER, app.permanent_session_lifetime / 10)
+        return signed_at is None or datetime.now(UTC) - signed_at >= renew_after
+
+
+def configure(app: Flask, manager: LoginManager) -> None:
+    """Set the session cookies' handling, the loader and the sign-in page."""
+    app.session_interface = IdleTimeoutSessionInterface()
     manager.user_loader(load_user)
     manager.login_view = "auth.login"
     manager.login_message = _l("Please sign in to continue.")
