@@ -6,7 +6,11 @@ from functools import lru_cache
 
 from flask import abort, g, has_request_context
 from flask_login import current_user
-from sqlalchemy import bindparam, false, select
+from sqlalchemy import Boolean, Integer, any_, bindparam, false, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from portal.auth.roles import ADMIN, AUDITOR
 from portal.database import rows
@@ -90,14 +94,41 @@ def scope_of() -> tuple[str, dict]:
     return ("some", {"scope": sorted(ids)}) if ids else ("none", {})
 
 
+class InScope(ColumnElement):
+    """``column`` is one of the organisations in the bind parameter ``scope`` (a list of ids). On PostgreSQL
+    ``column = ANY(:scope)``, one array parameter however many organisations there are; elsewhere an
+    expanding ``IN``, which SQLAlchemy writes out anew, one parameter per id, on every execution."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column) -> None:
+        self.column = column.__clause_element__() if hasattr(column, "__clause_element__") else column
+
+    @property
+    def _from_objects(self) -> list:
+        return self.column._from_objects
+
+
+@compiles(InScope)
+def _in_scope(element: InScope, compiler, **kw) -> str:
+    return compiler.process(element.column.in_(bindparam("scope", expanding=True)), **kw)
+
+
+@compiles(InScope, "postgresql")
+def _in_scope_postgresql(element: InScope, compiler, **kw) -> str:
+    return compiler.process(element.column == any_(bindparam("scope", type_=ARRAY(Integer))), **kw)
+
+
 def scoped_by_parameter(statement, column, scope: str):
-    """``scoped`` for a statement built once and run many times: the organisations come as the expanding
-    bind parameter ``scope`` (``scope_of`` gives the scope and the parameter)."""
+    """``scoped`` for a statement built once and run many times: the organisations come as the bind
+    parameter ``scope`` (``scope_of`` gives the scope and the parameter; ``InScope`` the test)."""
     if scope == "all":
         return statement
     if scope == "none":
         return statement.where(false())
-    return statement.where(column.in_(bindparam("scope", expanding=True)))
+    return statement.where(InScope(column))
 
 
 def can_see(organisation_id: int | None) -> bool:
