@@ -147,6 +147,19 @@ def test_queue_statements_built_once_keep_each_users_scope(client, world):
                 assert ids == [visible.id], (username, query)
 
 
+def test_the_scope_is_one_array_parameter_on_postgresql_and_an_in_list_elsewhere():
+    """A statement built once tests the user's organisations as ``= ANY(array)`` on PostgreSQL (its text
+    the same for any number of organisations) and as an expanding IN on SQLite."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from portal.auth.scoping import scoped_by_parameter
+
+    statement = scoped_by_parameter(select(WorkOrder.id), WorkOrder.organisation_id, "some")
+    assert "work_order.organisation_id = ANY (%(scope)s::INTEGER[])" in str(
+        statement.compile(dialect=postgresql.psycopg.dialect()))
+    assert "work_order.organisation_id IN (__[POSTCOMPILE_scope])" in str(statement.compile(dialect=sqlite.dialect()))
+
+
 def test_queue_rows_show_the_order_pages_badges_and_flags(client, world):
     """A row prints the same severity, status and flag badges as the order page, in the user's language."""
     late = log(world, minutes_ago=600, summary="Printer <jammed>")
