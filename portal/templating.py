@@ -62,31 +62,35 @@ def active_entry(items) -> object | None:
 URL_CACHE_SIZE = 4096
 
 
-def template_url_for(endpoint: str, **values) -> str:
-    """Flask's ``url_for`` for templates, remembered per app, script root, endpoint and values: a page
+def remembered_url_for():
+    """Flask's ``url_for`` for one app's templates, remembered per script root, endpoint and values: a page
     builds two dozen links (its assets, the menu, its buttons) that stay the same while the portal runs,
     and building one costs more than printing it. Relative endpoints, ``_external``, ``_anchor`` and the
     like, and values that cannot be a key go to ``url_for`` every time."""
-    if endpoint.startswith(".") or any(key.startswith("_") for key in values):
-        return url_for(endpoint, **values)
-    urls = current_app.extensions.setdefault("portal_urls", {})
-    try:
-        key = (request.script_root, endpoint, *sorted(values.items()))
-        return urls[key]
-    except TypeError:
-        return url_for(endpoint, **values)
-    except KeyError:
-        if len(urls) >= URL_CACHE_SIZE:
-            urls.clear()
-        url = urls[key] = url_for(endpoint, **values)
-        return url
+    urls: dict = {}
+
+    def template_url_for(endpoint: str, **values) -> str:
+        if endpoint.startswith(".") or any(key.startswith("_") for key in values):
+            return url_for(endpoint, **values)
+        try:
+            key = (request.script_root, endpoint, *sorted(values.items()))
+            return urls[key]
+        except TypeError:
+            return url_for(endpoint, **values)
+        except KeyError:
+            if len(urls) >= URL_CACHE_SIZE:
+                urls.clear()
+            url = urls[key] = url_for(endpoint, **values)
+            return url
+
+    return template_url_for
 
 
 def configure(app: Flask) -> None:
     """Install filters and globals."""
     app.jinja_env.filters["local"] = local_datetime
     app.jinja_env.globals.update(
-        url_for=template_url_for,
+        url_for=remembered_url_for(),
         menu=menu,
         active_entry=active_entry,
         run_hook=run_hook,
