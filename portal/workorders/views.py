@@ -28,6 +28,7 @@ from sqlalchemy.orm import joinedload
 from portal.auth.models import User
 from portal.auth.scoping import can_see
 from portal.auth.session import permission_required
+from portal.database import reads_only
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.i18n import plain_labels, translated_once
@@ -218,6 +219,7 @@ def filter_choices() -> dict:
 
 
 @bp.route("/")
+@reads_only
 @permission_required("order.view")
 def queue():
     """The clerk's desk: open orders by nearest deadline, filtered, one keyset page at a time."""
@@ -464,6 +466,7 @@ def order_response(order: WorkOrder, status: int = 200, **extra):
 
 
 @bp.route("/<number>")
+@reads_only
 @permission_required("order.view")
 def detail(number: str):
     """One order: its facts, live clocks, the steps allowed now and its timeline."""
