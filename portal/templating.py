@@ -6,10 +6,12 @@ from dataclasses import replace
 
 from flask import Flask, current_app, request, url_for
 from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as babel_gettext
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
 from portal.auth.roles import ROLE_LABELS
-from portal.i18n import LOCALE_NAMES
+from portal.i18n import LOCALE_NAMES, translated_once
 from portal.plugins import registry, run_hook
 from portal.web import query_string
 
@@ -38,9 +40,18 @@ def menu() -> list:
         return []
     user = current_user._get_current_object()
     items = run_hook("portal_menu_items", user=user)
-    allowed = [replace(item, label=str(item.label)) for item in items
+    allowed = [replace(item, label=label_text(item.label)) for item in items
                if item.permission is None or user.can(item.permission)]
     return sorted(allowed, key=lambda item: (item.order, item.label))
+
+
+def label_text(label) -> str:
+    """A label in the current language. A lazy label (``lazy_gettext("…")``, no fill-ins) is translated
+    once per language and message and kept: Flask-Babel would find the language and catalogue anew for
+    each, on every page's menu."""
+    if isinstance(label, LazyString) and label._func is babel_gettext and label._args and not label._kwargs:
+        return translated_once(("label", label._args), lambda: str(label))
+    return str(label)
 
 
 def _exact(item) -> bool:
