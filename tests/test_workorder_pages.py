@@ -446,6 +446,25 @@ def steps_offered(page: str) -> list[str]:
     return found.group(1).split() if found else []
 
 
+def test_the_timeline_names_a_breach_its_clock_and_the_system(client, world):
+    """A clock the sweep marked breached shows on the timeline as a breach of that clock, by the system,
+    in the user's language."""
+    from portal.sla.sweep import sweep
+
+    late = log(world, minutes_ago=150)  # urgent police order: response due after 0.5 h, arrival and repair 2 h
+    sweep()
+    sign_in(client, "clerk")
+    page = text(client.get(f"/orders/{late.number}"))
+    entries = [entry[:entry.index("</li>")] for entry in page.split('data-event="breach"')[1:]]
+    assert all("Deadline breached" in entry and "System" in entry for entry in entries)
+    clocks = {re.search(r'data-clock="(\w+)">([^<]+)<', entry).groups() for entry in entries}
+    assert clocks == {("response", "Response"), ("arrival", "Arrival on site"), ("repair", "Repair")}
+    assert ">breach<" not in page
+    client.get("/lang/zh_CN")
+    entry = text(client.get(f"/orders/{late.number}"))
+    assert "时限已超" in entry and "系统" in entry
+
+
 def test_order_page_shows_the_steps_the_user_may_take(client, world):
     order = log(world, device=world.police_device)
     sign_in(client, "clerk")

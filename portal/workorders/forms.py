@@ -27,6 +27,12 @@ EVENT_LABELS = {
     "reopen": _l("Reopened"),
     "assign": _l("Assigned"),
     "severity": _l("Severity changed"),
+    "breach": _l("Deadline breached"),
+}
+# Who did a step when no person did (the sweep, a QR code report): the names the timeline shows for them.
+ACTOR_LABELS = {
+    "system": _l("System"),
+    "public:qr": _l("QR code report"),
 }
 CLOCK_LABELS = {
     "response": _l("Response"),

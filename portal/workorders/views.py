@@ -38,6 +38,7 @@ from portal.types import utcnow
 from portal.web import render, wants_fragment
 from portal.workorders import charts, queries, services
 from portal.workorders.forms import (
+    ACTOR_LABELS,
     CLOCK_LABELS,
     CLOCK_STATE_LABELS,
     EVENT_LABELS,
@@ -88,6 +89,7 @@ def desk_words() -> dict:
     return translated_once("desk", lambda: {
         "status_labels": plain_labels(STATUSES), "step_labels": plain_labels(STEP_LABELS),
         "event_labels": plain_labels(EVENT_LABELS), "clock_labels": plain_labels(CLOCK_LABELS),
+        "actor_labels": plain_labels(ACTOR_LABELS),
         "clock_state_labels": plain_labels(CLOCK_STATE_LABELS),
         "channel_labels": plain_labels(CHANNELS),
         "service_type_labels": plain_labels(SERVICE_TYPES),
