@@ -448,7 +448,7 @@ def steps_offered(page: str) -> list[str]:
 
 def test_the_timeline_names_a_breach_its_clock_and_the_system(client, world):
     """A clock the sweep marked breached shows on the timeline as a breach of that clock, by the system,
-    in the user's language."""
+    in the user's language; a step a person took shows their name."""
     from portal.sla.sweep import sweep
 
     late = log(world, minutes_ago=150)  # urgent police order: response due after 0.5 h, arrival and repair 2 h
@@ -460,6 +460,11 @@ def test_the_timeline_names_a_breach_its_clock_and_the_system(client, world):
     clocks = {re.search(r'data-clock="(\w+)">([^<]+)<', entry).groups() for entry in entries}
     assert clocks == {("response", "Response"), ("arrival", "Arrival on site"), ("repair", "Repair")}
     assert ">breach<" not in page
+    world.clerk.display_name = "赵敏"
+    db.session.commit()
+    page = text(client.get(f"/orders/{late.number}"))
+    reported = page[page.index('data-event="report"'):]
+    assert "赵敏" in reported[:reported.index("</li>")]  # who took a step: their name, not their username
     client.get("/lang/zh_CN")
     entry = text(client.get(f"/orders/{late.number}"))
     assert "时限已超" in entry and "系统" in entry

@@ -226,6 +226,7 @@ class WorkOrderEvent(db.Model):
     data: Mapped[dict | None] = mapped_column(JSON)
 
     work_order: Mapped[WorkOrder] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
 
 

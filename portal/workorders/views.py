@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2_fragments.flask import render_block, render_blocks
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.auth.models import User
 from portal.auth.scoping import can_see
@@ -49,7 +49,15 @@ from portal.workorders.forms import (
     SeverityForm,
     allowed_steps,
 )
-from portal.workorders.models import CHANNELS, CLOCK_NAMES, SERVICE_TYPES, STATUSES, WorkOrder, parse_number
+from portal.workorders.models import (
+    CHANNELS,
+    CLOCK_NAMES,
+    SERVICE_TYPES,
+    STATUSES,
+    WorkOrder,
+    WorkOrderEvent,
+    parse_number,
+)
 from portal.workorders.queries import Cursor, QueueFilters
 from portal.workorders.services import IllegalStep, WorkflowError, standard_of
 
@@ -413,12 +421,14 @@ def classify():
 
 def load_order(number: str) -> WorkOrder:
     """The order with this number if the user may see it, else 404; what its page shows of the
-    organisation, device, assignee, contract and provider comes in the same statement."""
+    organisation, device, assignee, contract and provider comes in the same statement, its timeline with
+    who took each step in one more."""
     order_id = parse_number(number)
     if order_id is None:
         abort(404)
     options = (joinedload(WorkOrder.organisation), joinedload(WorkOrder.device), joinedload(WorkOrder.assignee),
-               joinedload(WorkOrder.contract).joinedload(Contract.provider))
+               joinedload(WorkOrder.contract).joinedload(Contract.provider),
+               selectinload(WorkOrder.events).joinedload(WorkOrderEvent.actor))
     order = db.session.get(WorkOrder, order_id, options=options)
     if order is None or not can_see(order.organisation_id):
         abort(404)
