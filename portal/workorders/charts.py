@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 WIDTH, HEIGHT = 320, 180
-LEFT, RIGHT, TOP, BOTTOM = 40, 8, 14, 30
+LEFT, RIGHT, TOP, BOTTOM = 40, 8, 24, 30  # the target's legend sits above the plot
 HEADROOM = Decimal("1.15")
 
 
