@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from portal.extensions import db
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -59,8 +61,6 @@ def reads_only(view):
     session has already begun or holds changes (a CLI command, a test's session) the view runs as usual."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        from portal.extensions import db
-
         session = db.session()
         if session.in_transaction() or session.new or session.dirty or session.deleted:
             return view(*args, **kwargs)

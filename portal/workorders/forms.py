@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from portal.devices.services import PUBLIC_ACTOR
+from portal.sla.sweep import ACTOR as SWEEP_ACTOR
 from portal.workorders.models import CHANNELS, SERVICE_TYPES, STEP_LABELS  # noqa: F401 (re-exported)
 from portal.workorders.services import STEPS
 
@@ -31,8 +33,8 @@ EVENT_LABELS = {
 }
 # Who did a step when no person did (the sweep, a QR code report): the names the timeline shows for them.
 ACTOR_LABELS = {
-    "system": _l("System"),
-    "public:qr": _l("QR code report"),
+    SWEEP_ACTOR: _l("System"),
+    PUBLIC_ACTOR: _l("QR code report"),
 }
 CLOCK_LABELS = {
     "response": _l("Response"),
