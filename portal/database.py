@@ -39,11 +39,11 @@ def is_postgres(session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def rows(session, statement, params: dict | None = None) -> list:
+def rows(statement, params: dict | None = None) -> list:
     """The rows of a prebuilt column statement (no entities), run on the session's connection and
     transaction as Core runs it: the ORM's execution path adds about 0.1 ms a statement on pages that read
     on every visit (the desk's queue and choices) and gives such statements nothing."""
-    return session.connection().execute(statement, params or {}).all()
+    return db.session.connection().execute(statement, params or {}).all()
 
 
 READ_ONLY = "read_only"

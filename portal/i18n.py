@@ -65,17 +65,17 @@ def template_gettext() -> dict:
     ``%(name)s`` format filled from the keywords, ``num`` for ``ngettext``)."""
     translations = get_translations()
 
+    def filled(context, text: str, variables: dict) -> str:
+        text = Markup(text) if context.eval_ctx.autoescape else text
+        return text % variables if variables or "%" in text else text  # most of a page's words: nothing to fill
+
     @pass_context
     def gettext(context, message: str, **variables) -> str:
-        text = translations.ugettext(message)
-        if not variables and "%" not in text:  # most of a page's words: nothing to fill
-            return Markup(text) if context.eval_ctx.autoescape else text
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+        return filled(context, translations.ugettext(message), variables)
 
     @pass_context
     def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
         variables.setdefault("num", num)
-        text = translations.ungettext(singular, plural, num)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+        return filled(context, translations.ungettext(singular, plural, num), variables)
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}

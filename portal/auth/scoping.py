@@ -26,8 +26,7 @@ def organisation_ids_for(user) -> frozenset[int] | None:
     if user.role == ADMIN:
         return None
     if user.provider_id is not None:
-        return frozenset(row[0] for row in rows(db.session, PROVIDER_ORGANISATIONS,
-                                                {"provider_id": user.provider_id}))
+        return frozenset(row[0] for row in rows(PROVIDER_ORGANISATIONS, {"provider_id": user.provider_id}))
     if user.organisation_id is not None:
         return frozenset({user.organisation_id})
     if user.role == AUDITOR:
@@ -60,7 +59,7 @@ def visible_organisations() -> list:
 
 def _read_visible_organisations() -> list:
     scope, params = scope_of()
-    return rows(db.session, _visible_organisations_select(scope), params)
+    return rows(_visible_organisations_select(scope), params)
 
 
 @lru_cache(maxsize=3)

@@ -233,7 +233,7 @@ def queue_rows(filters: QueueFilters, user, part: str, limit: int, after: Cursor
     params["limit"] = limit
     if after is not None:
         params.update(cursor_due=after.due, cursor_id=after.id)
-    return rows(db.session, queue_select(shape), params)
+    return rows(queue_select(shape), params)
 
 
 def queue_page(filters: QueueFilters, user, after: Cursor | None, size: int) -> QueuePage:
@@ -276,7 +276,7 @@ def visible_engineers() -> list:
     """Active engineers of providers contracted by an organisation the current user may see, as ``(id,
     name)`` rows (the queue's filter offers them)."""
     scope, params = scope_of()
-    return rows(db.session, _visible_engineers_select(scope), params)
+    return rows(_visible_engineers_select(scope), params)
 
 
 # Active engineers as (id, name) rows, by username (``User.name``: the display name, else the username).
@@ -297,7 +297,7 @@ def provider_engineers(order: WorkOrder) -> list:
     name)`` rows (the assign step offers them)."""
     if order.contract is None:
         return []
-    return rows(db.session, PROVIDER_ENGINEERS, {"provider_id": order.contract.provider_id})
+    return rows(PROVIDER_ENGINEERS, {"provider_id": order.contract.provider_id})
 
 
 def find_devices(text: str, limit: int = LOOKUP_LIMIT) -> list[Device]:
