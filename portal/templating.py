@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from functools import partial
 
 from flask import Flask, current_app, request, url_for
 from flask_babel import format_datetime, get_locale
@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - another markupsafe: its escape() does 
 from portal.auth.roles import ROLE_LABELS
 from portal.i18n import LOCALE_NAMES, translated_once
 from portal.plugins import registry, run_hook
+from portal.specs import MenuItem
 from portal.web import query_string
 
 
@@ -40,25 +41,33 @@ def current_locale() -> str:
         (code for code in supported if code.split("_")[0] == active.language), supported[0])
 
 
-def menu() -> list:
-    """The navigation entries every enabled plugin (and the core) offers the current user, their labels
-    in the current language (each is printed once and sorted by, and a lazy label is translated anew
-    each time it is used)."""
+def menu() -> list[tuple[str, MenuItem]]:
+    """The navigation entries every enabled plugin (and the core) offers the current user, each with its
+    label in the current language, in menu order."""
     if not current_user.is_authenticated:
         return []
     user = current_user._get_current_object()
-    items = run_hook("portal_menu_items", user=user)
-    allowed = [replace(item, label=label_text(item.label)) for item in items
+    texts = label_texts()
+    allowed = [(label_text(item.label, texts), item) for item in run_hook("portal_menu_items", user=user)
                if item.permission is None or user.can(item.permission)]
-    return sorted(allowed, key=lambda item: (item.order, item.label))
+    return sorted(allowed, key=lambda entry: (entry[1].order, entry[0]))
 
 
-def label_text(label) -> str:
+def label_texts() -> dict:
+    """Lazy labels already translated to the current language, by message (``label_text`` fills it)."""
+    return translated_once("labels", dict)
+
+
+def label_text(label, texts: dict) -> str:
     """A label in the current language. A lazy label (``lazy_gettext("…")``, no fill-ins) is translated
-    once per language and message and kept: Flask-Babel would find the language and catalogue anew for
-    each, on every page's menu."""
+    once per language and message and kept in ``texts`` (``label_texts()``): Flask-Babel would find the
+    language and catalogue anew for each, on every page's menu."""
     if isinstance(label, LazyString) and label._func is babel_gettext and label._args and not label._kwargs:
-        return translated_once(("label", label._args), lambda: str(label))
+        try:
+            return texts[label._args]
+        except KeyError:
+            text = texts[label._args] = str(label)
+            return text
     return str(label)
 
 
@@ -76,6 +85,18 @@ def active_entry(items) -> object | None:
         return exact[0]
     blueprint = request.endpoint.split(".")[0]
     return next((item for item in items if item.endpoint.split(".")[0] == blueprint), None)
+
+
+def navigation(url_for_entry) -> dict[str, list[tuple[str, str, bool]]]:
+    """The menu's links by section ("main", "account"), each ``(label, URL, current)``: worked out here
+    rather than item by item in the layout, which every page renders."""
+    entries = menu()
+    current = active_entry([item for _label, item in entries])
+    links: dict[str, list] = {"main": [], "account": []}
+    for label, item in entries:
+        links.setdefault(item.section, []).append((label, url_for_entry(item.endpoint, **item.values),
+                                                   item is current))
+    return links
 
 
 URL_CACHE_SIZE = 4096
@@ -138,10 +159,10 @@ def configure(app: Flask) -> None:
     """Install filters and globals."""
     app.jinja_env.template_class = PortalTemplate
     app.jinja_env.filters["local"] = local_datetime
+    template_url_for = remembered_url_for()
     app.jinja_env.globals.update(
-        url_for=remembered_url_for(),
-        menu=menu,
-        active_entry=active_entry,
+        url_for=template_url_for,
+        navigation=partial(navigation, template_url_for),
         run_hook=run_hook,
         plugins=registry,
         role_labels=ROLE_LABELS,

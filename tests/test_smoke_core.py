@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def test_home_redirects_anonymous_to_sign_in(client):
     response = client.get("/")
@@ -22,3 +24,36 @@ def test_wrong_password_is_refused_in_chinese(client, auth, world):
     response = auth.login("clerk", "wrong-password")
     assert response.status_code == 200
     assert "用户名或密码错误" in response.get_data(as_text=True)
+
+
+def nav_links(page: str) -> list[tuple[str, str, bool]]:
+    """The menu bar's and account corner's links of a page, as (href, label, current)."""
+    nav = page[page.index('id="main-nav"'):page.index("</nav>")]
+    return [(href, label, bool(current)) for current, href, label in re.findall(
+        r'<a class="nav-link[^"]*"( aria-current="page")? href="([^"]+)">([^<]+)</a>', nav)]
+
+
+def test_the_menu_lists_what_the_user_may_open_in_order_and_marks_the_current_page(client, auth, world):
+    auth.login("clerk")
+    client.get("/lang/en")
+    links = nav_links(client.get("/orders/").get_data(as_text=True))
+    labels = [label for _href, label, _current in links]
+    assert labels[:4] == ["Service desk", "My orders", "Report a fault", "SLA dashboard"]
+    assert "Administration" not in labels and labels[-1] == "API tokens"
+    assert [(href, label) for href, label, current in links if current] == [("/orders/", "Service desk")]
+    current = [label for _href, label, current in nav_links(client.get("/devices/").get_data(as_text=True))
+               if current]
+    assert current == ["Devices"]
+    auth.logout()
+    auth.login("admin")
+    assert "Administration" in [label for _h, label, _c in nav_links(client.get("/").get_data(as_text=True))]
+
+
+def test_the_menu_speaks_the_users_language(client, auth, world):
+    auth.login("clerk")
+    client.get("/lang/zh_CN")
+    labels = [label for _href, label, _current in nav_links(client.get("/orders/").get_data(as_text=True))]
+    assert labels[0] == "服务台"
+    client.get("/lang/en")
+    labels = [label for _href, label, _current in nav_links(client.get("/orders/").get_data(as_text=True))]
+    assert labels[0] == "Service desk"

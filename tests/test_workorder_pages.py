@@ -192,12 +192,14 @@ def test_desk_rows_fall_back_to_a_plain_badge_for_a_severity_no_table_has(app):
     unset = QueueRow(2, "WO00000002", "retired_standard", "s", None, "reported", now - timedelta(minutes=5),
                      True, False, "repair", "Org", "K-1")
     with app.test_request_context():
-        (_o, link, due, severity, status, flags, clock, left, overdue), second = desk_rows([retired, unset], now)
-        assert link == "/orders/WO00000001" and due == "" and (clock, left, overdue) == ("", "", False)
-        assert 'data-severity="grave">grave<' in severity and 'data-status="accepted"' in status
-        assert str(flags).strip() == ""
-        assert 'data-severity="">' in second[3] and second[6] and second[8] is True
-        assert "0:05:00" in second[7] and 'data-flag="breached"' in second[5]
+        first, second = desk_rows([retired, unset], now)
+        assert first.link == "/orders/WO00000001" and first.due == "" and first.device == "—"
+        assert (first.clock, first.clock_label, first.countdown, first.overdue) == ("", "", "", False)
+        assert 'data-severity="grave">grave<' in first.severity and 'data-status="accepted"' in first.status
+        assert str(first.flags).strip() == ""
+        assert 'data-severity="">' in second.severity and second.clock == "repair" and second.clock_label
+        assert second.overdue is True and second.device == "K-1" and second.organisation == "Org"
+        assert "0:05:00" in second.countdown and 'data-flag="breached"' in second.flags
 
 
 def test_template_links_are_remembered_per_values_and_script_root(app):

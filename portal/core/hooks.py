@@ -12,21 +12,24 @@ from portal.extensions import db
 from portal.hookspecs import hookimpl
 from portal.specs import DashboardPanel, MenuItem
 
+# The same for everyone (the core drops what a user lacks the permission for); built once.
+CORE_MENU = (
+    MenuItem(_l("Service desk"), "workorders.queue", "order.view", order=5),
+    MenuItem(_l("My orders"), "workorders.mine", "order.step", order=6),
+    MenuItem(_l("Report a fault"), "workorders.new", "order.create", order=7),
+    MenuItem(_l("SLA dashboard"), "workorders.dashboard", "order.view", order=8),
+    MenuItem(_l("Devices"), "devices.index", "device.view", order=10),
+    MenuItem(_l("Forms"), "forms.index", "form.view", order=20),
+    MenuItem(_l("Audit trail"), "audit.index", "audit.view", order=80),
+    MenuItem(_l("Administration"), "admin.index", "admin", order=90),
+    MenuItem(_l("API tokens"), "tokens.index", "api.token", order=95, section="account"),
+)
+
 
 @hookimpl
 def portal_menu_items(user):
     """The core's navigation: devices, forms, audit trail and administration."""
-    return [
-        MenuItem(_l("Service desk"), "workorders.queue", "order.view", order=5),
-        MenuItem(_l("My orders"), "workorders.mine", "order.step", order=6),
-        MenuItem(_l("Report a fault"), "workorders.new", "order.create", order=7),
-        MenuItem(_l("SLA dashboard"), "workorders.dashboard", "order.view", order=8),
-        MenuItem(_l("Devices"), "devices.index", "device.view", order=10),
-        MenuItem(_l("Forms"), "forms.index", "form.view", order=20),
-        MenuItem(_l("Audit trail"), "audit.index", "audit.view", order=80),
-        MenuItem(_l("Administration"), "admin.index", "admin", order=90),
-        MenuItem(_l("API tokens"), "tokens.index", "api.token", order=95, section="account"),
-    ]
+    return list(CORE_MENU)
 
 
 @hookimpl

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import NamedTuple
 
 from flask import (
     Blueprint,
@@ -22,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2_fragments.flask import render_block, render_blocks
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -148,9 +150,27 @@ def row_badges() -> dict:
     return translated_once("row_badges", build)
 
 
-def desk_rows(items: list, now: datetime) -> list[tuple]:
-    """The queue's rows as the page prints them, for the template to unpack: ``(order, link, due, severity,
-    status, flags, clock label, countdown, overdue)``. The badges, words and link of a row are looked up
+class DeskRow(NamedTuple):
+    """A queue row as the page prints it (the template unpacks it)."""
+
+    id: int
+    number: str
+    link: str
+    organisation: str
+    device: str  # its code, or a dash
+    summary: str
+    clock: str  # the nearest running clock's name, or ""
+    due: str  # its deadline, ISO 8601, or ""
+    severity: Markup
+    status: Markup
+    flags: Markup
+    clock_label: str
+    countdown: str
+    overdue: bool
+
+
+def desk_rows(items: list, now: datetime) -> list[DeskRow]:
+    """The queue's rows as the page prints them. A row's values, badges, words and link are looked up
     here, once, rather than by the template: each attribute read or call in a template costs several of
     Python's own, and a page of 25 rows made about 800 of them."""
     badges, words, link = row_badges(), desk_words(), order_links()
@@ -163,9 +183,11 @@ def desk_rows(items: list, now: datetime) -> list[tuple]:
             severity = get_template_attribute("workorders/_badges.html", "severity")(
                 order.severity, order.severity or "", "secondary")
         clock, due = order.clock, order.next_due
-        rows.append((order, link(order.number), iso(due), severity, statuses[order.status],
-                     flags[(order.breached, order.spare_unit_due)], clock_labels[clock] if clock else "",
-                     countdown(due, now, words) if clock else "", bool(clock) and due < now))
+        number = order.number
+        rows.append(DeskRow(order.id, number, link(number), order.organisation_name, order.device_code or "—",
+                            order.summary, clock or "", iso(due), severity, statuses[order.status],
+                            flags[(order.breached, order.spare_unit_due)], clock_labels[clock] if clock else "",
+                            countdown(due, now, words) if clock else "", bool(clock) and due < now))
     return rows
 
 
@@ -218,13 +240,13 @@ def filter_choices() -> dict:
     page shows the filters; an htmx swap of the results needs none of it)."""
     if wants_fragment():
         return {}
+    severities = translated_once("severity_choices", lambda: [
+        (row.id, f"{row.label} ({standard.code})") for standard in enabled_standards() for row in standard.severities])
     return {
         "statuses": desk_words()["status_labels"],
-        "severities": translated_once("severity_choices", lambda: [
-            (row.id, f"{row.label} ({standard.code})")
-            for standard in enabled_standards() for row in standard.severities]),
-        "organisations": queries.visible_organisations(),
-        "engineers": queries.visible_engineers(),
+        "severities": severities,
+        "organisations": [(organisation.id, organisation.name) for organisation in queries.visible_organisations()],
+        "engineers": [(engineer.id, engineer.name) for engineer in queries.visible_engineers()],
     }
 
 
