@@ -99,6 +99,34 @@ def navigation(url_for_entry) -> dict[str, list[tuple[str, str, bool]]]:
     return links
 
 
+FRAGMENT_CACHE_SIZE = 1024
+
+
+def remembered_fragments():
+    """A template's ``{% call remembered("name", input, …) %}…{% endcall %}``: the block's HTML kept per
+    language, script root, name and inputs, and rendered again only for inputs not seen before. The block
+    must depend on nothing but those inputs and the language (labels, ``url_for``): then what it prints is
+    what it would print anew, never stale. Lists among the inputs are compared by their items; an input
+    that cannot be a key has the block rendered every time. A page's filters (several dozen options, the
+    same on every visit) cost about as much to render as its rows."""
+    fragments: dict = {}
+
+    def remembered(name: str, *inputs, caller):
+        try:
+            key = (str(get_locale()), request.script_root, name,
+                   *(tuple(value) if isinstance(value, list) else value for value in inputs))
+            return fragments[key]
+        except TypeError:
+            return caller()
+        except KeyError:
+            if len(fragments) >= FRAGMENT_CACHE_SIZE:
+                fragments.clear()
+            html = fragments[key] = caller()
+            return html
+
+    return remembered
+
+
 URL_CACHE_SIZE = 4096
 
 
@@ -163,6 +191,7 @@ def configure(app: Flask) -> None:
     app.jinja_env.globals.update(
         url_for=template_url_for,
         navigation=partial(navigation, template_url_for),
+        remembered=remembered_fragments(),
         run_hook=run_hook,
         plugins=registry,
         role_labels=ROLE_LABELS,

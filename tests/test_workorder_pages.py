@@ -217,6 +217,55 @@ def test_template_links_are_remembered_per_values_and_script_root(app):
         assert render_template_string(source).startswith("/portal/orders/WO1|/portal/orders/WO2|")
 
 
+def filter_options(page: str, name: str) -> list[tuple[str, str, bool]]:
+    """A queue filter's options as (value, label, selected)."""
+    select_html = page[page.index(f'name="{name}"'):]
+    select_html = select_html[:select_html.index("</select>")]
+    return [(value, html.unescape(label), bool(selected)) for value, selected, label in
+            re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select_html)]
+
+
+def test_queue_filters_show_each_visit_what_is_true_then(client, world):
+    """The filters are rendered once for each set of inputs and language, never stale: a chosen filter,
+    a renamed organisation, a new engineer and the language show at once."""
+    sign_in(client, "clerk")
+    police = str(world.police.id)
+    assert (police, world.police.name, False) in filter_options(text(client.get("/orders/")), "organisation")
+    assert (police, world.police.name, True) in filter_options(
+        text(client.get(f"/orders/?organisation={police}")), "organisation")
+    assert (police, world.police.name, False) in filter_options(text(client.get("/orders/")), "organisation")
+    world.police.name = "和平分局 <新>"
+    db.session.commit()
+    page = text(client.get("/orders/"))
+    assert (police, "和平分局 <新>", False) in filter_options(page, "organisation") and "和平分局 &lt;新&gt;" in page
+    factories.user("engineer_new", "engineer", prov=world.prov_a)
+    db.session.commit()
+    page = text(client.get("/orders/"))
+    assert "engineer_new" in [label for _value, label, _selected in filter_options(page, "assignee")]
+    client.get("/lang/zh_CN")
+    assert filter_options(text(client.get("/orders/")), "status")[0][1] == "全部未关闭"
+    client.get("/lang/en")
+    assert filter_options(text(client.get("/orders/")), "status")[0][1] == "All open"
+
+
+def test_a_remembered_fragment_renders_once_per_inputs(app):
+    from portal.templating import remembered_fragments
+
+    remembered, rendered = remembered_fragments(), []
+
+    def caller():
+        rendered.append(1)
+        return f"<p>{len(rendered)}</p>"
+
+    with app.test_request_context():
+        assert remembered("x", [1, 2], "a", caller=caller) == "<p>1</p>"
+        assert remembered("x", [1, 2], "a", caller=caller) == "<p>1</p>"
+        assert remembered("x", [1, 3], "a", caller=caller) == "<p>2</p>"
+        assert remembered("y", [1, 2], "a", caller=caller) == "<p>3</p>"
+        assert remembered("x", {"unhashable": 1}, caller=caller) == "<p>4</p>"
+        assert remembered("x", {"unhashable": 1}, caller=caller) == "<p>5</p>"
+
+
 def test_queue_filter_swaps_only_the_results_for_htmx(client, world):
     order = log(world)
     sign_in(client, "clerk")
