@@ -10,7 +10,9 @@ bench/RESULTS.md and print the Markdown table.
 3. Walk the keyset cursor to page 10,000 of the clerk's closed orders (and to the middle of the open
    queue) with the queue's own statements, and check the portal serves the same rows as the floor there.
 4. Drive each scenario with wrk (20 connections, 2 threads, a warm-up, then a fixed duration): queue page 1,
-   page 10,000 deep, the order page, order creation (POST /api/v1/work-orders); portal, then floor.
+   page 10,000 deep, the order page, order creation (POST /api/v1/work-orders); the portal and the floor
+   measured in slices taken in turn (portal, floor, floor, portal), so that the machine's drift in speed
+   weighs on both alike.
 5. Stop the servers, delete the orders the run created, time the breach sweep (bench/sweep_bench.py).
 """
 
@@ -25,6 +27,7 @@ import platform
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -225,29 +228,50 @@ def wrk(url: str, seconds: int, connections: int, threads: int, headers: dict, e
     return json.loads(lines[-1])
 
 
-def scenario(name: str, server: Server, path: str, args, headers=None, env=None,
-             clients: int | None = None) -> dict:
-    """Warm up, then measure: requests/s, median and p95 latency (ms), errors. ``clients`` connections (20
-    by default), each sending its next request as soon as the previous answer arrives."""
+def scenario(name: str, servers: tuple[Server, Server], path: str, args, headers=None, env=None,
+             clients: int | None = None) -> list[dict]:
+    """Measure the portal and the floor on one request: each warmed up, then measured in ``args.rounds``
+    slices taken in turn, portal, floor, floor, portal, … (the machine is shared and its speed drifts: a
+    ratio of two runs taken one after the other measures the drift too). Each server's figures: requests/s
+    over all its slices, the median of its slices' median and p95 latencies (ms), errors. ``clients``
+    connections (20 by default), each sending its next request as soon as the previous answer arrives."""
     headers, env = headers or {}, env or {}
     clients = clients or args.connections
     threads = min(args.threads, clients)
     seconds = args.duration if clients == args.connections else args.single_duration
-    wrk(server.url(path), args.warmup, clients, threads, headers, env)
-    summary = wrk(server.url(path), seconds, clients, threads, headers, env)
-    latency = summary["latency_us"]
-    errors = sum(summary["errors"].values()) + summary["unexpected"]
-    result = {
-        "scenario": name, "server": server.name, "path": path, "clients": clients,
-        "requests": summary["requests"], "rate": round(summary["requests"] / (summary["duration_us"] / 1e6), 1),
-        "p50_ms": round(latency["p50"] / 1000, 2), "p95_ms": round(latency["p95"] / 1000, 2),
-        "p99_ms": round(latency["p99"] / 1000, 2), "max_ms": round(latency["max"] / 1000, 1),
-        "errors": errors, "last_unexpected_status": summary["last_unexpected"], "wrk": summary,
-    }
-    print(f"  {name:<22} {server.name:<6} {clients:>2} clients {result['rate']:>8.1f}/s  "
-          f"p50 {result['p50_ms']:>7.2f} ms  "
-          f"p95 {result['p95_ms']:>7.2f} ms  errors {errors}", flush=True)
-    return result
+    rounds = max(1, args.rounds)
+    slice_seconds = max(1, round(seconds / rounds))
+    for server in servers:
+        wrk(server.url(path), args.warmup, clients, threads, headers, env)
+    slices: dict[str, list[dict]] = {server.name: [] for server in servers}
+    for index in range(rounds):
+        for server in (servers if index % 2 == 0 else servers[::-1]):
+            slices[server.name].append(wrk(server.url(path), slice_seconds, clients, threads, headers, env))
+    results = []
+    for server in servers:
+        runs = slices[server.name]
+        requests = sum(run["requests"] for run in runs)
+        duration = sum(run["duration_us"] for run in runs) / 1e6
+        errors = sum(sum(run["errors"].values()) + run["unexpected"] for run in runs)
+        result = {
+            "scenario": name, "server": server.name, "path": path, "clients": clients, "requests": requests,
+            "rate": round(requests / duration, 1),
+            "p50_ms": round(statistics.median(run["latency_us"]["p50"] for run in runs) / 1000, 2),
+            "p95_ms": round(statistics.median(run["latency_us"]["p95"] for run in runs) / 1000, 2),
+            "p99_ms": round(statistics.median(run["latency_us"]["p99"] for run in runs) / 1000, 2),
+            "max_ms": round(max(run["latency_us"]["max"] for run in runs) / 1000, 1),
+            "errors": errors, "last_unexpected_status": next(
+                (run["last_unexpected"] for run in reversed(runs) if run["last_unexpected"]), None),
+            "slices": [{"rate": round(run["requests"] / (run["duration_us"] / 1e6), 1),
+                        "p50_ms": round(run["latency_us"]["p50"] / 1000, 2),
+                        "p95_ms": round(run["latency_us"]["p95"] / 1000, 2)} for run in runs],
+        }
+        rates = ", ".join(f"{piece['rate']:.0f}/s" for piece in result["slices"])
+        print(f"  {name:<22} {server.name:<6} {clients:>2} clients {result['rate']:>8.1f}/s  "
+              f"p50 {result['p50_ms']:>7.2f} ms  p95 {result['p95_ms']:>7.2f} ms  errors {errors}  (slices: {rates})",
+              flush=True)
+        results.append(result)
+    return results
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -348,7 +372,8 @@ def write_summary(results: dict, table: str) -> None:
     text = [
         "# Benchmark results", "",
         f"Run {results['started']} with `{results['command']}` "
-        f"({results['settings']['duration']} s per scenario after a {results['settings']['warmup']} s warm-up, "
+        f"({results['settings']['duration']} s per scenario and app, in {results['settings']['rounds']} slices "
+        f"taken in turn with the other app's, after a {results['settings']['warmup']} s warm-up; "
         f"{results['settings']['connections']} connections, gunicorn {results['settings']['workers']} workers × "
         f"{results['settings']['worker_threads']} threads for both apps).", "",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, PostgreSQL {m['postgresql']} "
@@ -384,6 +409,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each app")
     parser.add_argument("--worker-threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="slices per scenario and app, taken in turn with the other app's (default 4)")
     parser.add_argument("--single-duration", type=int, default=10,
                         help="seconds per scenario with one client (0: skip)")
     parser.add_argument("--sweep-runs", type=int, default=5)
@@ -416,7 +443,8 @@ def main(argv: list[str] | None = None) -> dict:
                           args.connections)
     command = " ".join(["bench/run.py", *(argv or sys.argv[1:])])
     results: dict = {"started": started.isoformat(), "command": command,
-                     "settings": {"duration": args.duration, "warmup": args.warmup, "connections": args.connections,
+                     "settings": {"duration": args.duration, "rounds": args.rounds, "warmup": args.warmup,
+                                  "connections": args.connections,
                                   "wrk_threads": args.threads, "workers": args.workers,
                                   "worker_threads": args.worker_threads},
                      "machine": info,
@@ -448,16 +476,15 @@ def main(argv: list[str] | None = None) -> dict:
              {"BENCH_BODIES": str(bodies), "BENCH_EXPECT": "201"}),
         ]
         print(f"load: wrk -t{args.threads} -c{args.connections}, {args.warmup} s warm-up + {args.duration} s "
-              f"per scenario", flush=True)
+              f"per scenario and app, in {args.rounds} slices taken in turn", flush=True)
+        servers = (portal, floor_server)
         for name, path, headers, env_extra in plan:
-            for server in (portal, floor_server):
-                results["scenarios"].append(scenario(name, server, path, args, headers, env_extra))
+            results["scenarios"] += scenario(name, servers, path, args, headers, env_extra)
         if args.single_duration:
             print(f"one client at a time (the time a request takes without queueing), {args.single_duration} s each",
                   flush=True)
             for name, path, headers, env_extra in plan:
-                for server in (portal, floor_server):
-                    results["single"].append(scenario(name, server, path, args, headers, env_extra, clients=1))
+                results["single"] += scenario(name, servers, path, args, headers, env_extra, clients=1)
     finally:
         portal.stop()
         floor_server.stop()
