@@ -99,6 +99,15 @@ def navigation(url_for_entry) -> dict[str, list[tuple[str, str, bool]]]:
     return links
 
 
+def kept(store: dict, limit: int, key, value):
+    """``value``, kept in ``store`` under ``key``; a store that has reached ``limit`` entries is emptied
+    first (the templates' remembered links and fragments: a hit costs one look-up, a miss this call)."""
+    if len(store) >= limit:
+        store.clear()
+    store[key] = value
+    return value
+
+
 FRAGMENT_CACHE_SIZE = 1024
 
 
@@ -119,10 +128,7 @@ def remembered_fragments():
         except TypeError:
             return caller()
         except KeyError:
-            if len(fragments) >= FRAGMENT_CACHE_SIZE:
-                fragments.clear()
-            html = fragments[key] = caller()
-            return html
+            return kept(fragments, FRAGMENT_CACHE_SIZE, key, caller())
 
     return remembered
 
@@ -146,10 +152,7 @@ def remembered_url_for():
         except TypeError:
             return url_for(endpoint, **values)
         except KeyError:
-            if len(urls) >= URL_CACHE_SIZE:
-                urls.clear()
-            url = urls[key] = url_for(endpoint, **values)
-            return url
+            return kept(urls, URL_CACHE_SIZE, key, url_for(endpoint, **values))
 
     return template_url_for
 
