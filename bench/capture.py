@@ -66,13 +66,15 @@ class Recorder:
     def __init__(self, engine):
         from sqlalchemy import event
 
-        self.calls: list[tuple[str, dict]] = []
+        self.calls: list[tuple[str, dict | list[dict]]] = []
         self.active = False
         event.listen(engine, "before_cursor_execute", self.record)
 
     def record(self, conn, cursor, statement, parameters, context, executemany):
+        """One execution's statement and parameters (a list of them for an executemany)."""
         if self.active:
-            self.calls.append((statement, dict(parameters or {})))
+            self.calls.append((statement, [dict(row) for row in parameters] if executemany
+                               else dict(parameters or {})))
 
     @contextmanager
     def capturing(self):
@@ -230,15 +232,22 @@ def creation_statements(recorder, client, token: str) -> dict:
     if response.status_code != 201 or not appended:
         raise SystemExit(f"capture: the creation answered {response.status_code}, {len(appended)} audit events")
     order_id = parse_number(response.get_json()["number"])
-    statements = [{"sql": sql, "params": {k: encode(v) for k, v in params.items()},
-                   "order": [k for k, v in params.items() if type(v) is int and v == order_id],
-                   "times": [k for k, v in params.items() if isinstance(v, datetime)],
-                   "returns_order": sql.startswith(NEW_ORDER_INSERT)}
-                  for sql, params in calls]
+    statements = [creation_statement(sql, params, order_id) for sql, params in calls]
     if sum(statement["returns_order"] for statement in statements) != 1:
         raise SystemExit("capture: expected one INSERT of the new order")
     return {"statements": statements, "audit": appended, "order_id": order_id,
             "captured_at": captured_at.isoformat()}
+
+
+def creation_statement(sql: str, params: dict | list[dict], order_id: int) -> dict:
+    """One statement of a creation, for the floor to replay: its rows of parameters (several for an
+    executemany, such as the new order's first events), which of them hold the new order's id and times."""
+    rows = params if isinstance(params, list) else [params]
+    return {"sql": sql, "many": isinstance(params, list),
+            "params": [{k: encode(v) for k, v in row.items()} for row in rows],
+            "order": [k for k, v in rows[0].items() if type(v) is int and v == order_id],
+            "times": [k for k, v in rows[0].items() if isinstance(v, datetime)],
+            "returns_order": sql.startswith(NEW_ORDER_INSERT)}
 
 
 def sample_order(app):

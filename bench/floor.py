@@ -217,7 +217,7 @@ def learn_ids(ids: dict, names: list[str], rows: list[tuple]) -> None:
 # accepts.
 
 CREATION = SPEC["creation"]
-CREATION_PARAMS = [decode_params(statement["params"]) for statement in CREATION["statements"]]
+CREATION_PARAMS = [[decode_params(row) for row in statement["params"]] for statement in CREATION["statements"]]
 CAPTURED_AT = datetime.fromisoformat(CREATION["captured_at"])
 
 
@@ -239,10 +239,13 @@ def create():
     conn = connection()
     order_id = None
     try:
-        for statement, params in zip(CREATION["statements"], CREATION_PARAMS, strict=True):
-            params = shifted(params, statement["times"], CAPTURED_AT, now)
-            params.update(dict.fromkeys(statement["order"], order_id))
-            cursor = conn.execute(statement["sql"], params)
+        for statement, captured in zip(CREATION["statements"], CREATION_PARAMS, strict=True):
+            params = [{**shifted(row, statement["times"], CAPTURED_AT, now),
+                       **dict.fromkeys(statement["order"], order_id)} for row in captured]
+            if statement["many"]:
+                conn.cursor().executemany(statement["sql"], params)
+                continue
+            cursor = conn.execute(statement["sql"], params[0])
             rows = cursor.fetchall() if cursor.description else []
             if statement["returns_order"]:
                 order_id = rows[0][0]

@@ -69,13 +69,25 @@ def _change(action: str, obj, before: dict | None) -> dict | None:
     }
 
 
-def after_flush(session: Session, flush_context) -> None:
-    """Queue the remembered changes, stamped with their time and actor, for the commit to append."""
-    pending = session.info.pop(PENDING, [])
-    changes = [services.stamped(change) for action, obj, before in pending if (change := _change(action, obj, before))]
+def _queue(session: Session, changes: list[dict]) -> None:
+    """Queue changes in the session's innermost transaction, for its commit to append."""
     if changes:
         tag = session.get_nested_transaction() or session.get_transaction()
         session.info.setdefault(QUEUED, []).extend((tag, change) for change in changes)
+
+
+def after_flush(session: Session, flush_context) -> None:
+    """Queue the remembered changes, stamped with their time and actor, for the commit to append."""
+    pending = session.info.pop(PENDING, [])
+    _queue(session, [services.stamped(change) for action, obj, before in pending
+                     if (change := _change(action, obj, before))])
+
+
+def record_inserted(session: Session, obj) -> None:
+    """Queue the creation of a record stored by an INSERT statement, which no flush sees
+    (``portal.database.insert_new``)."""
+    if _is_audited(obj):
+        _queue(session, [services.stamped(_change("create", obj, None))])
 
 
 def before_commit(session: Session) -> None:
@@ -98,7 +110,7 @@ def before_commit(session: Session) -> None:
     session.info.pop(QUEUED, None)
 
 
-def _within(transaction, ended) -> bool:
+def within(transaction, ended) -> bool:
     """Whether ``transaction`` is ``ended`` or one of the transactions nested in it."""
     while transaction is not None:
         if transaction is ended:
@@ -112,7 +124,7 @@ def after_soft_rollback(session: Session, previous_transaction) -> None:
     session.info.pop(PENDING, None)
     queued = session.info.get(QUEUED)
     if queued:
-        queued[:] = [(tag, change) for tag, change in queued if not _within(tag, previous_transaction)]
+        queued[:] = [(tag, change) for tag, change in queued if not within(tag, previous_transaction)]
 
 
 def after_transaction_end(session: Session, transaction) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.auth.roles import ADMIN, CLERK, ENGINEER, REQUESTER
+from portal.database import insert_new, insert_rows
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
@@ -203,42 +204,42 @@ def create_order(new: NewOrder, actor, now: datetime | None = None) -> WorkOrder
         cause=(new.cause or None), remote=bool(new.remote), alarm_code=new.alarm_code,
         status="reported", reported_at=reported_at, created_by_id=getattr(actor, "id", None),
     )
-    by_key = refer_by_key(order, organisation=new.organisation, contract=contract, device=new.device)
-    add_event(order, "report", reported_at, actor, to_status="reported", note=order.description)
+    subjects = {"organisation": new.organisation, "contract": contract, "device": new.device}
+    stored_first([record for record in subjects.values() if record is not None])
+    for name, record in subjects.items():
+        setattr(order, f"{name}_id", record.id if record is not None else None)
+    events = [new_event("report", reported_at, actor, to_status="reported", note=order.description)]
     if accepted_on_creation(new, actor):
         order.status, order.accepted_at = "accepted", reported_at
-        # The same columns as the report's event, so that both go in one INSERT.
-        add_event(order, "accept", reported_at, actor, from_status="reported", to_status="accepted", note="")
+        events.append(new_event("accept", reported_at, actor, from_status="reported", to_status="accepted"))
     recompute(order, now, order_facts(order, new.device, contract))
-    db.session.add(order)
-    db.session.flush()
-    for name, record in by_key.items():
+    insert_new(order)
+    for event in events:
+        event.work_order_id = order.id
+    insert_rows(events)
+    for name, record in subjects.items():
         set_committed_value(order, name, record)
     return order
 
 
-def refer_by_key(order: WorkOrder, **subjects) -> dict:
-    """Point a new order at its stored organisation, contract and device by their keys; return those
-    referred to so, for the caller to set on the order once it is flushed.
+def stored_first(records: list) -> None:
+    """Store the records not stored yet (an organisation or device made in the same transaction), so that
+    a new order can refer to them by key."""
+    unsaved = [record for record in records if inspect(record).key is None]
+    if unsaved:
+        db.session.add_all(unsaved)
+        db.session.flush()
 
-    Set as relationships before the flush, they would make it work out what each one means for the INSERT
-    (a fifth of a creation's flush) when the keys already say it. A subject not stored yet is set as a
-    relationship, so that the flush stores it first.
-    """
-    by_key = {}
-    for name, record in subjects.items():
-        if record is not None and inspect(record).key is None:
-            setattr(order, name, record)
-        else:
-            setattr(order, f"{name}_id", record.id if record is not None else None)
-            by_key[name] = record
-    return by_key
+
+def new_event(event_type: str, at: datetime, actor, **values) -> WorkOrderEvent:
+    """A step for an order's timeline, by whom and when."""
+    return WorkOrderEvent(type=event_type, at=at, actor_id=getattr(actor, "id", None),
+                          actor_name=getattr(actor, "username", None) or str(actor or "system"), **values)
 
 
 def add_event(order: WorkOrder, event_type: str, at: datetime, actor, **values) -> WorkOrderEvent:
     """Append a step to the order's timeline."""
-    event = WorkOrderEvent(type=event_type, at=at, actor_id=getattr(actor, "id", None),
-                           actor_name=getattr(actor, "username", None) or str(actor or "system"), **values)
+    event = new_event(event_type, at, actor, **values)
     order.events.append(event)
     return event
 
