@@ -180,3 +180,17 @@ def test_deactivated_user_cannot_sign_in(portal, world):
     client = portal.test_client()
     assert sign_in(client, "requester").status_code == 200
     assert client.get("/").status_code == 302
+
+
+def test_a_new_secret_key_ends_sessions_unless_the_old_one_is_kept_as_a_fallback(portal, world):
+    """The session cookie's serializer is made once for the app's keys: a change of key must still count."""
+    kept, ended = portal.test_client(), portal.test_client()
+    for browser in (kept, ended):
+        assert sign_in(browser, "engineer").status_code == 302
+        assert browser.get("/").status_code == 200
+    old_key = portal.secret_key
+    portal.config["SECRET_KEY"] = "a-new-secret-key-for-this-test"
+    portal.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    assert kept.get("/").status_code == 200
+    portal.config["SECRET_KEY_FALLBACKS"] = []
+    assert ended.get("/").status_code == 302

@@ -44,13 +44,25 @@ class IdleTimeoutSessionInterface(SecureCookieSessionInterface):
 
     session_class = SignedSession
 
+    def __init__(self) -> None:
+        self._serializer: tuple[tuple, object] | None = None
+
+    def get_signing_serializer(self, app: Flask):
+        """Flask's serializer, made once for the app's keys (Flask makes one for each request that opens or
+        saves a session); made again when the secret key or its fallbacks change."""
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._serializer
+        if cached is None or cached[0] != keys:
+            self._serializer = cached = (keys, super().get_signing_serializer(app))
+        return cached[1]
+
     def open_session(self, app: Flask, request) -> SignedSession | None:
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
+        if not app.secret_key:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
+        serializer = self.get_signing_serializer(app)
         try:
             data, signed_at = serializer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()),
                                                return_timestamp=True)
