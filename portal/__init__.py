@@ -58,6 +58,10 @@ def configure_extensions(app: Flask) -> None:
     app.context_processor(template_gettext)
     htmx.init_app(app)
     limiter.init_app(app)
+    if not (limiter.limit_manager.default_limits or limiter.limit_manager.application_limits):
+        # Every limit is on a view, and its decorator checks it; the before-request pass looks only for
+        # default and application limits, so with none configured it would find nothing on every request.
+        app.before_request_funcs[None].remove(limiter._check_request_limit)
 
 
 def configure_plugins(app: Flask) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale
 from flask import Flask, current_app, has_request_context, session
 from flask_babel import get_locale, get_translations
 from flask_login import current_user
@@ -26,18 +28,24 @@ def add_translation_directory(app: Flask, folder: Path) -> None:
     app.extensions["babel"].translation_directories.append(str(folder))
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     """The language chosen in this session, else the user's saved choice, else zh_CN."""
     if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return parsed_locale(current_app.config["BABEL_DEFAULT_LOCALE"])
     supported = current_app.config["PORTAL_LOCALES"]
     chosen = session.get("locale")
     if chosen in supported:
-        return chosen
+        return parsed_locale(chosen)
     saved = getattr(current_user, "locale", None) if current_user else None
     if saved in supported:
-        return saved
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return parsed_locale(saved)
+    return parsed_locale(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+@lru_cache(maxsize=16)
+def parsed_locale(code: str) -> Locale:
+    """A language code as Babel's Locale, parsed once (Flask-Babel would parse it anew on every request)."""
+    return Locale.parse(code)
 
 
 def translated_once(key, build):

@@ -238,3 +238,40 @@ def test_the_session_cookie_is_httponly_and_samesite(client, world):
     for cookie in cookies:
         assert "HttpOnly" in cookie
         assert "SameSite=Lax" in cookie
+
+
+# --- Rate limits ---------------------------------------------------------------------------------------
+
+
+def failed_sign_in(client, username: str, address: str):
+    return client.post("/login", data={"username": username, "password": "wrong"},
+                       environ_overrides={"REMOTE_ADDR": address})
+
+
+def test_failed_sign_ins_are_limited_per_address_and_per_username(app_factory, world):
+    client = app_factory(PORTAL_LOGIN_LIMIT="3 per minute").test_client()
+    for _attempt in range(3):
+        assert failed_sign_in(client, "clerk", "10.0.0.1").status_code == 200
+    assert failed_sign_in(client, "clerk", "10.0.0.1").status_code == 429
+    # The same name from elsewhere is still refused; another name from elsewhere is not.
+    assert failed_sign_in(client, "clerk", "10.0.0.2").status_code == 429
+    assert failed_sign_in(client, "engineer", "10.0.0.3").status_code == 200
+    assert client.get("/login").status_code == 200
+
+
+def test_a_successful_sign_in_does_not_count_against_the_limit(app_factory, world):
+    client = app_factory(PORTAL_LOGIN_LIMIT="2 per minute").test_client()
+    for _attempt in range(3):
+        response = client.post("/login", data={"username": "clerk", "password": factories.PASSWORD})
+        assert response.status_code == 302
+        client.post("/logout")
+
+
+def test_a_default_limit_set_in_the_configuration_applies_to_every_page(app_factory, world):
+    from portal.extensions import limiter
+
+    try:
+        client = app_factory(RATELIMIT_DEFAULT="2 per minute").test_client()
+        assert [client.get("/lang/en").status_code for _attempt in range(3)] == [302, 302, 429]
+    finally:
+        limiter.limit_manager.set_default_limits([])  # the extension is one per process: later apps have none
