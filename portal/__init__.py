@@ -49,6 +49,9 @@ def configure_extensions(app: Flask) -> None:
 
     database.configure_engine(app)
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            database.ping_when_idle(engine, app.config["PORTAL_DB_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), compare_type=True, render_as_batch=True)
     login_manager.init_app(app)
     auth_session.configure(app, login_manager)

@@ -52,13 +52,14 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SECURE": env("PORTAL_SECURE_COOKIES", "0") == "1",
         "PORTAL_SCHEDULER": env("PORTAL_SCHEDULER", "1") != "0",
         "PORTAL_PROXIES": int(env("PORTAL_PROXIES", "0")),
+        "PORTAL_DB_PING_IDLE_SECONDS": float(env("PORTAL_DB_PING_IDLE_SECONDS", "1")),
     }
 
 
 def build(overrides: dict | None = None) -> dict:
     """Final settings: fixed defaults, then the environment, then explicit overrides."""
     settings = {
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
