@@ -5,17 +5,19 @@ begun runs the view as usual."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.database import ReadOnlyRequest, reads_only
 from portal.extensions import db
 from portal.orgs.models import Organisation
+from portal.workorders.models import WorkOrder
+from portal.workorders.services import NewOrder, create_order
 from tests import factories
 
 
 @pytest.fixture
 def portal(app_factory, world):
-    """The portal with two probes, each request in its own app context as a browser meets it."""
+    """The portal with three probes, each request in its own app context as a browser meets it."""
     app = app_factory()
     police_id = world.police.id
 
@@ -30,6 +32,13 @@ def portal(app_factory, world):
         db.session.get(Organisation, police_id).name = "renamed by a read-only view"
         db.session.flush()
         return "written"
+
+    @app.route("/_probe/create")
+    @reads_only
+    def create():  # an order is stored by INSERT statements, not by a flush (portal.database.insert_new)
+        create_order(NewOrder(organisation=db.session.get(Organisation, police_id), summary="Screen dark",
+                              severity="minor"), None)
+        return "created"
 
     return app
 
@@ -48,6 +57,13 @@ def test_a_read_only_view_may_not_write(portal, world):
     with portal.app_context():
         assert db.session.scalar(select(Organisation.name).where(Organisation.id == world.police.id)) != \
             "renamed by a read-only view"
+
+
+def test_a_read_only_view_may_not_create_an_order(portal):
+    with pytest.raises(ReadOnlyRequest):
+        portal.test_client().get("/_probe/create")
+    with portal.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WorkOrder)) == 0
 
 
 def test_a_session_already_begun_runs_the_view_as_usual(app):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import event, func, inspect, select
 
 from portal.audit.models import AuditEvent
 from portal.audit.services import acting_as, snapshot
-from portal.database import ReadOnlyRequest, reads_only
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
@@ -119,23 +117,6 @@ def test_the_first_events_store_no_json_where_none_was_given(app, world):
         nulls = db.session.scalar(select(func.count()).select_from(WorkOrderEvent).where(
             WorkOrderEvent.work_order_id == order.id, WorkOrderEvent.data.is_(None)))
         assert nulls == 2
-
-
-def test_a_creation_in_a_read_only_request_is_refused_and_stores_nothing(app_factory, world):
-    portal = app_factory()
-    police_id = world.police.id
-
-    @portal.route("/_probe/create")
-    @reads_only
-    def create():
-        create_order(NewOrder(organisation=db.session.get(Organisation, police_id), summary="Screen dark",
-                              severity="minor"), None)
-        return "created"
-
-    with pytest.raises(ReadOnlyRequest):
-        portal.test_client().get("/_probe/create")
-    with portal.app_context():
-        assert db.session.scalar(select(func.count()).select_from(WorkOrder)) == 0
 
 
 def test_an_order_created_then_rolled_back_is_gone_from_the_session_and_the_trail(app, world):
