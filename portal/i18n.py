@@ -29,17 +29,22 @@ def add_translation_directory(app: Flask, folder: Path) -> None:
 
 
 def select_locale() -> Locale:
+    """Flask-Babel's locale selector: the selected language, parsed once per language."""
+    return parsed_locale(selected_language())
+
+
+def selected_language() -> str:
     """The language chosen in this session, else the user's saved choice, else zh_CN."""
     if not has_request_context():
-        return parsed_locale(current_app.config["BABEL_DEFAULT_LOCALE"])
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["PORTAL_LOCALES"]
     chosen = session.get("locale")
     if chosen in supported:
-        return parsed_locale(chosen)
+        return chosen
     saved = getattr(current_user, "locale", None) if current_user else None
     if saved in supported:
-        return parsed_locale(saved)
-    return parsed_locale(current_app.config["BABEL_DEFAULT_LOCALE"])
+        return saved
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 @lru_cache(maxsize=16)
