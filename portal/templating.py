@@ -71,19 +71,16 @@ def label_text(label, texts: dict) -> str:
     return str(label)
 
 
-def _exact(item) -> bool:
-    args = request.view_args or {}
-    return request.endpoint == item.endpoint and all(str(args.get(k)) == str(v) for k, v in item.values.items())
-
-
 def active_entry(items) -> object | None:
     """The menu entry of the current page: an exact endpoint match, else the first of the same blueprint."""
-    if not request.endpoint:
+    endpoint = request.endpoint
+    if not endpoint:
         return None
-    exact = [item for item in items if _exact(item)]
-    if exact:
-        return exact[0]
-    blueprint = request.endpoint.split(".")[0]
+    args = request.view_args or {}
+    for item in items:
+        if item.endpoint == endpoint and all(str(args.get(k)) == str(v) for k, v in item.values.items()):
+            return item
+    blueprint = endpoint.split(".")[0]
     return next((item for item in items if item.endpoint.split(".")[0] == blueprint), None)
 
 

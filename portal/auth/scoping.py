@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 from flask import abort, g, has_request_context
 from flask_login import current_user
-from sqlalchemy import Boolean, Integer, any_, bindparam, false, select
+from sqlalchemy import Boolean, Integer, any_, bindparam, false, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -21,17 +22,62 @@ from portal.orgs.models import Contract, Organisation
 PROVIDER_ORGANISATIONS = select(Contract.organisation_id).where(Contract.provider_id == bindparam("provider_id"))
 
 
-def organisation_ids_for(user) -> frozenset[int] | None:
-    """The organisations a user may see; None means every organisation (deployment staff)."""
+class VisibleOrganisation(NamedTuple):
+    """An active organisation a user may see, as choices and menus show it."""
+
+    id: int
+    code: str
+    name: str
+    standard: str
+
+
+def organisation_ids_for(user, covered: frozenset[int] | None = None) -> frozenset[int] | None:
+    """The organisations a user may see; None means every organisation (deployment staff). ``covered``: the
+    organisations of the user's provider's contracts, when already read (``user_with_organisations``)."""
     if user.role == ADMIN:
         return None
     if user.provider_id is not None:
-        return frozenset(row[0] for row in rows(PROVIDER_ORGANISATIONS, {"provider_id": user.provider_id}))
+        if covered is None:
+            covered = frozenset(row[0] for row in rows(PROVIDER_ORGANISATIONS, {"provider_id": user.provider_id}))
+        return covered
     if user.organisation_id is not None:
         return frozenset({user.organisation_id})
     if user.role == AUDITOR:
         return None
     return frozenset()
+
+
+def user_with_organisations(user_id: int):
+    """The user with this id (None if there is none) and, read by the same statement, the organisations
+    their provider's contracts cover (or their own organisation), kept for this request as the user's
+    scope and visible organisations: a signed-in page then sends no statement of its own for either.
+    ``forget_visible`` drops them when the caller does not sign the user in."""
+    found = db.session.execute(_user_with_organisations_select(), {"user_id": user_id}).all()
+    if not found:
+        return None
+    user = found[0][0]
+    joined = [(VisibleOrganisation(*row[1:5]), row[5]) for row in found if row[1] is not None]
+    ids = organisation_ids_for(user, frozenset(organisation.id for organisation, _active in joined))
+    if has_request_context():
+        g.visible_org_ids = (user.get_id(), ids)
+        if ids is not None:
+            g.visible_organisations = (user.get_id(), [organisation for organisation, active in joined if active])
+    return user
+
+
+@lru_cache(maxsize=1)
+def _user_with_organisations_select():
+    """The user by id, once per organisation their provider's contracts or their own organisation name (or
+    once with no organisation), by organisation name: the user's columns, then each organisation's id, code,
+    name, standard and whether it is active."""
+    from portal.auth.models import User
+
+    covered = func.coalesce(Contract.organisation_id, User.organisation_id)
+    return (select(User, Organisation.id, Organisation.code, Organisation.name, Organisation.standard,
+                   Organisation.active)
+            .outerjoin(Contract, Contract.provider_id == User.provider_id)
+            .outerjoin(Organisation, Organisation.id == covered)
+            .where(User.id == bindparam("user_id")).order_by(Organisation.name))
 
 
 def visible_organisation_ids() -> frozenset[int] | None:
@@ -45,9 +91,9 @@ def visible_organisation_ids() -> frozenset[int] | None:
 
 
 def visible_organisations() -> list:
-    """The active organisations the current user may see, by name, as ``(id, code, name, standard)`` rows
-    (for choices and menus; not entities); read once per request (the menu, the filters and the forms of
-    one page all ask)."""
+    """The active organisations the current user may see, by name (for choices and menus; not entities);
+    read once per request (the menu, the filters and the forms of one page all ask), or with the signed-in
+    user (``user_with_organisations``)."""
     if not has_request_context():
         return _read_visible_organisations()
     user_id = current_user.get_id() if current_user.is_authenticated else None
@@ -57,9 +103,9 @@ def visible_organisations() -> list:
     return cached[1]
 
 
-def _read_visible_organisations() -> list:
+def _read_visible_organisations() -> list[VisibleOrganisation]:
     scope, params = scope_of()
-    return rows(_visible_organisations_select(scope), params)
+    return [VisibleOrganisation(*row) for row in rows(_visible_organisations_select(scope), params)]
 
 
 @lru_cache(maxsize=3)

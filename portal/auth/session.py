@@ -11,18 +11,17 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required
 from itsdangerous import BadSignature
 
-from portal.extensions import db
-
 
 def load_user(session_id: str):
     """Resolve 'id:version' to an active user whose session version still matches."""
-    from portal.auth.models import User
+    from portal.auth.scoping import forget_visible, user_with_organisations
 
     user_id, _sep, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = user_with_organisations(int(user_id))
     if user is None or not user.active or user.session_version != int(version):
+        forget_visible()
         return None
     return user
 
