@@ -65,16 +65,21 @@ ORDER = app.jinja_env.from_string("""<!doctype html>
 """)
 
 
-def connection() -> psycopg.Connection:
-    """This thread's connection (kept open, like the portal's pool)."""
-    conn = getattr(_local, "conn", None)
+def connection(autocommit: bool = False) -> psycopg.Connection:
+    """This thread's connection (kept open, like the portal's pool): in autocommit for the pages, whose
+    statements the portal runs in autocommit too (``portal.database.reads_only``: no BEGIN, no ROLLBACK), and
+    in transactions for creation."""
+    name = "reader" if autocommit else "writer"
+    conn = getattr(_local, name, None)
     if conn is None or conn.closed:
-        conn = _local.conn = psycopg.connect(LIBPQ_URL)
+        conn = psycopg.connect(LIBPQ_URL, autocommit=autocommit)
+        setattr(_local, name, conn)
     return conn
 
 
 def fetch(sql: str, params: dict) -> tuple[list[str], list[tuple]]:
-    cur = connection().execute(sql, params)
+    """A page's statement, run in autocommit."""
+    cur = connection(autocommit=True).execute(sql, params)
     return [column.name for column in cur.description], cur.fetchall()
 
 
@@ -149,11 +154,8 @@ def queue():
     if variants is None:
         abort(404)
     after = parse_cursor(request.args.get("after"))
-    try:
-        run_overhead(SPEC["queue_overhead"])
-        names, rows = page_rows(variants, after)
-    finally:
-        connection().rollback()
+    run_overhead(SPEC["queue_overhead"])
+    names, rows = page_rows(variants, after)
     now = datetime.now(UTC)
     items = [queue_row(names, row, now) for row in rows[:PAGE_SIZE]]
     next_cursor = None
@@ -176,19 +178,16 @@ def order(number: str):
         abort(404)
     ids = {"order": int(digits)}
     results = []
-    try:
-        run_overhead(SPEC["order"]["overhead"])
-        for statement in SPEC["order"]["statements"]:
-            params = decode_params(statement["params"])
-            for key, role in statement["roles"].items():
-                if role not in ids:
-                    abort(500)
-                params[key] = ids[role]
-            names, rows = fetch(statement["sql"], params)
-            learn_ids(ids, names, rows)
-            results.append({"rows": rows})
-    finally:
-        connection().rollback()
+    run_overhead(SPEC["order"]["overhead"])
+    for statement in SPEC["order"]["statements"]:
+        params = decode_params(statement["params"])
+        for key, role in statement["roles"].items():
+            if role not in ids:
+                abort(500)
+            params[key] = ids[role]
+        names, rows = fetch(statement["sql"], params)
+        learn_ids(ids, names, rows)
+        results.append({"rows": rows})
     if not results or not results[0]["rows"]:
         abort(404)
     return ORDER.render(number=number, results=results)

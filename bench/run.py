@@ -154,9 +154,7 @@ def walk(floor, variants: dict, pages: int) -> tuple[str, float]:
         if len(rows) <= floor.PAGE_SIZE:
             raise SystemExit(f"the listing has fewer than {pages} pages")
         after = floor.parse_cursor(cursor_text(names, rows[floor.PAGE_SIZE - 1]))
-        floor.connection().rollback()
     names, rows = floor.page_rows(variants, after)
-    floor.connection().rollback()
     due, order_id = after
     text = (due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if due else "-") + f"|{order_id}"
     return text, time.perf_counter() - started
