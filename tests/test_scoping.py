@@ -1,12 +1,15 @@
 """The signed-in user's scope read with the user: the organisations a user may see come from the statement
-that loads the user, and are the same as reading them on their own, for every kind of user."""
+that loads the user, and are the same as reading them on their own, for every kind of user; the user made
+from that statement's row is the entity the ORM would load."""
 
 from __future__ import annotations
 
 import pytest
 from flask import g
 from flask_login import login_user
+from sqlalchemy import inspect, select
 
+from portal.audit.models import AuditEvent
 from portal.auth.models import User
 from portal.auth.scoping import (
     organisation_ids_for,
@@ -102,3 +105,28 @@ def test_the_desk_reads_the_user_with_their_organisations(portal_app, world):
 def portal_app(app_factory, world):
     """The portal with each request in its own app context, as a browser meets it."""
     return app_factory()
+
+
+def test_the_user_made_from_the_row_is_the_user_the_orm_loads(app, world):
+    """Every column as the ORM reads it, persistent with no changes, relationships read on first use, the
+    session's own entity when it holds the user already, and a change to it stored and audited."""
+    user_id = world.clerk.id
+    columns = [attr.key for attr in inspect(User).column_attrs]
+    db.session.expunge_all()
+    by_orm = {key: getattr(db.session.get(User, user_id), key) for key in columns}
+    db.session.expunge_all()
+    with app.test_request_context():
+        user = user_with_organisations(user_id)
+        state = inspect(user)
+        assert state.persistent and not state.modified and user in db.session and not db.session.dirty
+        assert {key: getattr(user, key) for key in columns} == by_orm
+        assert "provider" not in state.dict and user.provider.code == "PROV-A"
+        assert user_with_organisations(user_id) is user
+        user.display_name = "值班员甲"
+        db.session.commit()
+    db.session.expunge_all()
+    assert db.session.get(User, user_id).display_name == "值班员甲"
+    changed = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.table_name == "user_account", AuditEvent.record_id == str(user_id),
+        AuditEvent.action == "update")).all()
+    assert [event.after["display_name"] for event in changed] == ["值班员甲"]

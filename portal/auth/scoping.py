@@ -14,7 +14,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from portal.auth.roles import ADMIN, AUDITOR
-from portal.database import rows
+from portal.database import entity_columns, loaded, rows
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
 
@@ -52,11 +52,13 @@ def user_with_organisations(user_id: int):
     their provider's contracts cover (or their own organisation), kept for this request as the user's
     scope and visible organisations: a signed-in page then sends no statement of its own for either.
     ``forget_visible`` drops them when the caller does not sign the user in."""
-    found = db.session.execute(_user_with_organisations_select(), {"user_id": user_id}).all()
+    from portal.auth.models import User
+
+    found = rows(_user_with_organisations_select(), {"user_id": user_id})
     if not found:
         return None
-    user = found[0][0]
-    joined = [(VisibleOrganisation(*row[1:5]), row[5]) for row in found if row[1] is not None]
+    user = loaded(User, found[0])
+    joined = [(VisibleOrganisation(*row[-5:-1]), row[-1]) for row in found if row[-5] is not None]
     ids = organisation_ids_for(user, frozenset(organisation.id for organisation, _active in joined))
     if has_request_context():
         g.visible_org_ids = (user.get_id(), ids)
@@ -68,13 +70,13 @@ def user_with_organisations(user_id: int):
 @lru_cache(maxsize=1)
 def _user_with_organisations_select():
     """The user by id, once per organisation their provider's contracts or their own organisation name (or
-    once with no organisation), by organisation name: the user's columns, then each organisation's id, code,
-    name, standard and whether it is active."""
+    once with no organisation), by organisation name: the user's columns (``database.loaded`` makes the
+    entity), then each organisation's id, code, name, standard and whether it is active."""
     from portal.auth.models import User
 
     covered = func.coalesce(Contract.organisation_id, User.organisation_id)
-    return (select(User, Organisation.id, Organisation.code, Organisation.name, Organisation.standard,
-                   Organisation.active)
+    return (select(*entity_columns(User), Organisation.id, Organisation.code, Organisation.name,
+                   Organisation.standard, Organisation.active)
             .outerjoin(Contract, Contract.provider_id == User.provider_id)
             .outerjoin(Organisation, Organisation.id == covered)
             .where(User.id == bindparam("user_id")).order_by(Organisation.name))
