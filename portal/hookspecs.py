@@ -47,7 +47,9 @@ def portal_form_specs():
 
 @hookspec
 def portal_menu_items(user):
-    """Called while rendering the navigation for a signed-in user.
+    """Called while rendering the navigation for a signed-in user, once for each user, role, language and
+    set of organisations the user may see: the core keeps the items and shows them again until one of
+    those changes, so they may depend on nothing else.
 
     :param user: the signed-in ``User``.
     :return: a list of ``MenuItem``; the core drops those whose permission the user lacks.

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+from portal.extensions import db
+from portal.hookspecs import hookimpl
+from portal.plugins import registry
+from portal.specs import MenuItem
+
 
 def test_home_redirects_anonymous_to_sign_in(client):
     response = client.get("/")
@@ -57,3 +62,39 @@ def test_the_menu_speaks_the_users_language(client, auth, world):
     client.get("/lang/en")
     labels = [label for _href, label, _current in nav_links(client.get("/orders/").get_data(as_text=True))]
     assert labels[0] == "Service desk"
+
+
+class MenuAsks:
+    """A plugin that counts how often the portal asks it for menu items."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    @hookimpl
+    def portal_menu_items(self, user):
+        self.asked += 1
+        return [MenuItem("Counted", "core.home", None, order=99)]
+
+
+def test_the_menu_is_asked_once_per_user_language_and_organisations(app, client, auth, world):
+    """The plugins are asked for a user's menu again only when the language, the user's role or the
+    organisations the user may see change, and the menu shows each change at once."""
+    asks = MenuAsks()
+    registry().pm.register(asks, name="menu-asks")
+    auth.login("clerk")
+    client.get("/lang/en")
+    for path in ("/orders/", "/devices/", "/orders/"):
+        assert "Counted" in [label for _h, label, _c in nav_links(client.get(path).get_data(as_text=True))]
+    assert asks.asked == 1
+    client.get("/lang/zh_CN")
+    client.get("/orders/")
+    assert asks.asked == 2
+    world.campus.active = False  # the campus-card form's only organisation leaves the clerk's choices
+    db.session.commit()
+    labels = [label for _h, label, _c in nav_links(client.get("/orders/").get_data(as_text=True))]
+    assert asks.asked == 3 and "监控检查" not in labels and "Counted" in labels
+    world.campus.active = True
+    world.clerk.role = "engineer"
+    db.session.commit()
+    labels = [label for _h, label, _c in nav_links(client.get("/orders/").get_data(as_text=True))]
+    assert asks.asked == 4 and "监控检查" in labels and "服务台" in labels and "故障报修" not in labels
