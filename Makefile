@@ -49,7 +49,7 @@ test: $(VENV)/.installed-dev translations ## Run the whole test suite (PostgreSQ
 lint: $(VENV)/.installed-dev ## Lint with ruff
 	$(BIN)/ruff check portal plugins tests bench
 
-bench: $(VENV)/.installed-dev ## Benchmark on PostgreSQL: builds portal_bench if missing (needs wrk; ~16 min)
+bench: $(VENV)/.installed-dev ## Benchmark on PostgreSQL: builds portal_bench if missing (needs wrk; 8-16 min)
 	$(BIN)/python bench/run.py --build-if-missing
 
 bench-db: $(VENV)/.installed-dev ## Rebuild the benchmark database portal_bench (1,000,000 orders)
