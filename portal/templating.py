@@ -45,11 +45,12 @@ def current_locale() -> str:
 MENU_CACHE_SIZE = 1024
 
 
-def menu(url_for_entry=url_for) -> list[tuple[str, str, MenuItem]]:
+def menu(url_for_entry) -> list[tuple[str, str, MenuItem]]:
     """The navigation entries every enabled plugin (and the core) offers the current user, each as its
-    label in the current language, its URL and the item, in menu order. Asked of the plugins once for each
-    user, role, language and set of organisations the user may see, which is all ``portal_menu_items`` may
-    depend on, and kept: asking and building the links cost about a tenth of a page."""
+    label in the current language, its URL (from ``url_for_entry``) and the item, in menu order. Asked of
+    the plugins once for each user, role, language and set of organisations the user may see, which is all
+    ``portal_menu_items`` may depend on, and kept: asking and building the links cost about a tenth of a
+    page."""
     if not current_user.is_authenticated:
         return []
     user = current_user._get_current_object()

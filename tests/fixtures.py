@@ -174,6 +174,13 @@ def app(app_factory):
 
 
 @pytest.fixture
+def portal(app_factory, world):
+    """The portal as a browser meets it: each request in its own app context, so nothing is cached in
+    ``g`` between requests (the ``app`` fixture keeps one context pushed for the whole test)."""
+    return app_factory()
+
+
+@pytest.fixture
 def db(app):
     """The SQLAlchemy extension, bound to the test app."""
     return _db

@@ -89,22 +89,16 @@ def test_no_scope_is_kept_for_a_session_that_no_longer_signs_in(app, world):
         assert load_user("0:1") is None
 
 
-def test_the_desk_reads_the_user_with_their_organisations(portal_app, world):
+def test_the_desk_reads_the_user_with_their_organisations(portal, world):
     """The queue page sends four statements: the user with their organisations, the queue's two parts
     (orders with a deadline, then those without) and the engineers for its filter."""
-    client = portal_app.test_client()
+    client = portal.test_client()
     client.post("/login", data={"username": "clerk", "password": factories.PASSWORD})
-    with portal_app.app_context():
+    with portal.app_context():
         page, sent = statements_during(lambda: client.get("/orders/"))
     assert page.status_code == 200 and world.police.name in page.get_data(as_text=True)
     assert len(sent) == 4, sent
     assert "contract" in sent[0] and "user_account" in sent[0]
-
-
-@pytest.fixture
-def portal_app(app_factory, world):
-    """The portal with each request in its own app context, as a browser meets it."""
-    return app_factory()
 
 
 def test_the_user_made_from_the_row_is_the_user_the_orm_loads(app, world):

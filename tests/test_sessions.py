@@ -23,13 +23,6 @@ def sign_in(client, username: str, password: str = factories.PASSWORD, ip: str =
 
 
 @pytest.fixture
-def portal(app_factory, world):
-    """The portal as a browser meets it: each request in its own app context, so nothing is cached in
-    ``g`` between requests (the ``app`` fixture keeps one context pushed for the whole test)."""
-    return app_factory()
-
-
-@pytest.fixture
 def clients(portal):
     """Two browsers: the admin's and the engineer's, both signed in."""
     admin, engineer = portal.test_client(), portal.test_client()
