@@ -173,6 +173,10 @@ def remembered_url_for():
 
 _new_markup = str.__new__
 
+# Plain text as HTML (``&``, ``<``, ``>`` and quotes escaped), as a str: for values worked out in Python and
+# printed where a template turns autoescaping off (the desk's rows). markupsafe's C escaper, no wrapping.
+escape_text = _escape_inner
+
 
 def escape_output(value) -> Markup:
     """What ``{{ value }}`` prints with autoescaping, as ``markupsafe.escape`` gives it, taking the short way

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import namedtuple
 from datetime import timedelta
 
 import pytest
@@ -162,14 +163,18 @@ def test_the_scope_is_one_array_parameter_on_postgresql_and_an_in_list_elsewhere
 
 def test_queue_rows_show_the_order_pages_badges_and_flags(client, world):
     """A row prints the same severity, status and flag badges as the order page, in the user's language."""
-    late = log(world, minutes_ago=600, summary="Printer <jammed>")
+    device = factories.device('K-"7"&<b>', world.police)
+    late = log(world, minutes_ago=600, summary="Printer <jammed> & 'stuck'", device=device)
     late.breached, late.state_repair = True, "breached"
+    world.police.name = "Heping & <Branch>"
     db.session.commit()
     sign_in(client, "clerk")
     queue = text(client.get("/orders/"))
     row = queue[queue.index(f'<tr id="wo-{late.id}"'):]
     row = row[:row.index("</tr>")]
-    assert f'href="/orders/{late.number}"' in row and "Printer &lt;jammed&gt;" in row
+    assert f'href="/orders/{late.number}"' in row  # the rows' texts are escaped before the template prints them
+    assert "Printer &lt;jammed&gt; &amp; &#39;stuck&#39;" in row and "Heping &amp; &lt;Branch&gt;" in row
+    assert "K-&#34;7&#34;&amp;&lt;b&gt;" in row and "<jammed>" not in row and "<Branch>" not in row
     assert row.count('data-severity="urgent">Urgent<') == 2  # phone and desktop
     assert 'data-status="accepted">Accepted<' in row
     assert row.count('data-flag="breached"') == 2 and row.count('data-flag="spare-unit"') == 2
@@ -183,14 +188,14 @@ def test_queue_rows_show_the_order_pages_badges_and_flags(client, world):
 def test_desk_rows_fall_back_to_a_plain_badge_for_a_severity_no_table_has(app):
     """A row whose standard is not enabled (or whose code its table lacks) still shows its severity code,
     and a row without a severity says so; a row without a running clock has no countdown."""
-    from portal.workorders.queries import QueueRow
+    from portal.workorders.queries import QUEUE_COLUMNS
     from portal.workorders.views import desk_rows
 
     now = utcnow()
-    retired = QueueRow(1, "WO00000001", "retired_standard", "s", "grave", "accepted", None, False, False, None,
-                       "Org", None)
-    unset = QueueRow(2, "WO00000002", "retired_standard", "s", None, "reported", now - timedelta(minutes=5),
-                     True, False, "repair", "Org", "K-1")
+    row = namedtuple("Row", [column.key for column in QUEUE_COLUMNS])
+    retired = row(1, "retired_standard", "s", "grave", "accepted", None, False, False, None, "Org", None)
+    unset = row(2, "retired_standard", "s", None, "reported", now - timedelta(minutes=5), True, False, "repair",
+                "Org", "K-1")
     with app.test_request_context():
         first, second = desk_rows([retired, unset], now)
         assert first.link == "/orders/WO00000001" and first.due == "" and first.device == "—"

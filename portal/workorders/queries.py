@@ -22,7 +22,7 @@ from portal.database import rows
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.orgs.models import Contract, Organisation
-from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, WorkOrder, format_number
+from portal.workorders.models import CLOCK_NAMES, OPEN_STATUSES, STATUSES, WorkOrder
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 NO_DUE = "-"
@@ -104,36 +104,9 @@ class Cursor:
 class QueuePage:
     """One page of the queue and the cursor of the next one (None on the last page)."""
 
-    items: list
+    items: list  # rows of QUEUE_COLUMNS
     after: Cursor | None
     next_cursor: Cursor | None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    """One order as a queue row shows it: number, organisation, device, summary, severity, status, nearest
-    clock and flags. Read as plain columns, not as an entity: a page of rows is read on every visit to the
-    desk, and loading entities (with their organisation and device) would cost more than the statement."""
-
-    id: int
-    number: str
-    standard: str
-    summary: str
-    severity: str | None
-    status: str
-    next_due: datetime | None
-    breached: bool
-    spare_unit_due: bool
-    clock: str | None
-    organisation_name: str
-    device_code: str | None
-
-    @classmethod
-    def from_row(cls, row) -> QueueRow:
-        """A queue row from a row of ``QUEUE_COLUMNS``."""
-        return cls(row.id, format_number(row.id), row.standard, row.summary, row.severity, row.status,
-                   row.next_due, row.breached, row.spare_unit_due, row.clock, row.organisation_name,
-                   row.device_code)
 
 
 # The running clock whose deadline is the order's nearest one, and the spare-unit flag (PK-5.2: past the
@@ -151,7 +124,10 @@ SPARE_UNIT_DUE = case(
 )
 
 
-# What a queue row shows: only these columns are read.
+# What a queue row shows, and all a page of the desk reads of an order: plain columns, not entities (loading
+# the orders with their organisation and device would cost more than the statement). A row is a tuple with
+# these names: id, standard, summary, severity, status, next_due, breached, spare_unit_due, clock (the
+# nearest running clock's name), organisation_name, device_code.
 QUEUE_COLUMNS = (
     WorkOrder.id, WorkOrder.standard, WorkOrder.summary, WorkOrder.severity, WorkOrder.status,
     WorkOrder.next_due, WorkOrder.breached, SPARE_UNIT_DUE.label("spare_unit_due"), NEAREST_CLOCK.label("clock"),
@@ -251,7 +227,7 @@ def queue_page(filters: QueueFilters, user, after: Cursor | None, size: int) -> 
         nodue_after = after if after is not None and after.due is None else None
         found += queue_rows(filters, user, "nodue_after" if nodue_after else "nodue_first",
                            size + 1 - len(found), nodue_after)
-    items = [QueueRow.from_row(row) for row in found[:size]]
+    items = found[:size]
     more = len(found) > size
     return QueuePage(items, after, Cursor(items[-1].next_due, items[-1].id) if more else None)
 

@@ -36,6 +36,7 @@ from portal.extensions import db
 from portal.i18n import plain_labels, translated_once
 from portal.orgs.models import Contract, Organisation
 from portal.plugins import registry
+from portal.templating import escape_text
 from portal.types import utcnow
 from portal.web import render, wants_fragment
 from portal.workorders import charts, queries, services
@@ -58,6 +59,7 @@ from portal.workorders.models import (
     STATUSES,
     WorkOrder,
     WorkOrderEvent,
+    format_number,
     parse_number,
 )
 from portal.workorders.queries import Cursor, QueueFilters
@@ -151,7 +153,8 @@ def row_badges() -> dict:
 
 
 class DeskRow(NamedTuple):
-    """A queue row as the page prints it (the template unpacks it)."""
+    """A queue row as the page prints it (the template unpacks it). Its texts are HTML already: the
+    template prints the rows with autoescaping off."""
 
     id: int
     number: str
@@ -170,12 +173,13 @@ class DeskRow(NamedTuple):
 
 
 def desk_rows(items: list, now: datetime) -> list[DeskRow]:
-    """The queue's rows as the page prints them. A row's values, badges, words and link are looked up
-    here, once, rather than by the template: each attribute read or call in a template costs several of
-    Python's own, and a page of 25 rows made about 800 of them."""
+    """The queue's rows (``queries.QUEUE_COLUMNS``) as the page prints them. A row's values, badges, words
+    and link are looked up and escaped here, once, rather than by the template: each attribute read, call
+    or escape in a template costs several of Python's own, and a page of 25 rows made about 800 of them."""
     badges, words, link = row_badges(), desk_words(), order_links()
     severities, statuses, flags = badges["severity"], badges["status"], badges["flags"]
-    clock_labels = words["clock_labels"]
+    clock_labels = translated_once("desk_clock_labels_html", lambda: {
+        clock: escape_text(label) for clock, label in words["clock_labels"].items()})
     rows = []
     for order in items:
         severity = severities.get((order.standard, order.severity))
@@ -183,11 +187,12 @@ def desk_rows(items: list, now: datetime) -> list[DeskRow]:
             severity = get_template_attribute("workorders/_badges.html", "severity")(
                 order.severity, order.severity or "", "secondary")
         clock, due = order.clock, order.next_due
-        number = order.number
-        rows.append(DeskRow(order.id, number, link(number), order.organisation_name, order.device_code or "—",
-                            order.summary, clock or "", iso(due), severity, statuses[order.status],
-                            flags[(order.breached, order.spare_unit_due)], clock_labels[clock] if clock else "",
-                            countdown(due, now, words) if clock else "", bool(clock) and due < now))
+        number = format_number(order.id)
+        rows.append(DeskRow(order.id, number, escape_text(link(number)), escape_text(order.organisation_name),
+                            escape_text(order.device_code or "—"), escape_text(order.summary), clock or "",
+                            iso(due), severity, statuses[order.status], flags[(order.breached, order.spare_unit_due)],
+                            clock_labels[clock] if clock else "",
+                            escape_text(countdown(due, now, words)) if clock else "", bool(clock) and due < now))
     return rows
 
 
