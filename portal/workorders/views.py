@@ -190,7 +190,8 @@ def desk_rows(items: list, now: datetime) -> list[DeskRow]:
         number = format_number(order.id)
         rows.append(DeskRow(order.id, number, escape_text(link(number)), escape_text(order.organisation_name),
                             escape_text(order.device_code or "—"), escape_text(order.summary), clock or "",
-                            iso(due), severity, statuses[order.status], flags[(order.breached, order.spare_unit_due)],
+                            due.isoformat() if due else "",  # a UTCDateTime column: in UTC already, as iso() gives
+                            severity, statuses[order.status], flags[(order.breached, order.spare_unit_due)],
                             clock_labels[clock] if clock else "",
                             escape_text(countdown(due, now, words)) if clock else "", bool(clock) and due < now))
     return rows
