@@ -77,6 +77,7 @@ def template_gettext() -> dict:
     dozens; these answer the same, as Jinja's new-style gettext does (autoescaped, the text always a
     ``%(name)s`` format filled from the keywords, ``num`` for ``ngettext``)."""
     translations = get_translations()
+    words = translated_once("template_words", dict)  # message → its autoescaped translation, nothing to fill
 
     def filled(context, text: str, variables: dict) -> str:
         text = Markup(text) if context.eval_ctx.autoescape else text
@@ -84,7 +85,13 @@ def template_gettext() -> dict:
 
     @pass_context
     def gettext(context, message: str, **variables) -> str:
-        return filled(context, translations.ugettext(message), variables)
+        if variables or not context.eval_ctx.autoescape:
+            return filled(context, translations.ugettext(message), variables)
+        try:  # a page's two dozen labels: each translated and made Markup once per language
+            return words[message]
+        except KeyError:
+            text = words[message] = filled(context, translations.ugettext(message), variables)
+            return text
 
     @pass_context
     def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:

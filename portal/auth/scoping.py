@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from flask import abort, g, has_request_context
 from flask_login import current_user
-from sqlalchemy import Boolean, Integer, any_, bindparam, false, func, select
+from sqlalchemy import Boolean, Integer, any_, bindparam, false, func, null, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -58,7 +58,7 @@ def user_with_organisations(user_id: int):
     if not found:
         return None
     user = loaded(User, found[0])
-    joined = [(VisibleOrganisation(*row[-5:-1]), row[-1]) for row in found if row[-5] is not None]
+    joined = [(VisibleOrganisation(*row[-5:-1]), row[-1]) for row in found[1:]]
     ids = organisation_ids_for(user, frozenset(organisation.id for organisation, _active in joined))
     if has_request_context():
         g.visible_org_ids = (user.get_id(), ids)
@@ -69,17 +69,25 @@ def user_with_organisations(user_id: int):
 
 @lru_cache(maxsize=1)
 def _user_with_organisations_select():
-    """The user by id, once per organisation their provider's contracts or their own organisation name (or
-    once with no organisation), by organisation name: the user's columns (``database.loaded`` makes the
-    entity), then each organisation's id, code, name, standard and whether it is active."""
+    """The user by id, then one row for each organisation their provider's contracts or their own
+    organisation name, by organisation name: the user's row holds the user's columns (``database.loaded``
+    makes the entity) and no organisation; an organisation's row its id, code, name, standard and whether it
+    is active, and no user's columns (a page would read and convert them again for each organisation)."""
     from portal.auth.models import User
 
+    user_columns = entity_columns(User)
+    organisation_columns = (Organisation.id, Organisation.code, Organisation.name, Organisation.standard,
+                            Organisation.active)
+    nothing = [null().label(f"no_{index}") for index in range(len(user_columns))]
+    the_user = select(*user_columns, *(type_coerce(null(), column.type).label(f"covered_{column.key}")
+                                       for column in organisation_columns)).where(User.id == bindparam("user_id"))
     covered = func.coalesce(Contract.organisation_id, User.organisation_id)
-    return (select(*entity_columns(User), Organisation.id, Organisation.code, Organisation.name,
-                   Organisation.standard, Organisation.active)
-            .outerjoin(Contract, Contract.provider_id == User.provider_id)
-            .outerjoin(Organisation, Organisation.id == covered)
-            .where(User.id == bindparam("user_id")).order_by(Organisation.name))
+    organisations = (select(*nothing, *organisation_columns)
+                     .select_from(User).outerjoin(Contract, Contract.provider_id == User.provider_id)
+                     .join(Organisation, Organisation.id == covered)
+                     .where(User.id == bindparam("user_id")))
+    by_name = the_user.union_all(organisations).subquery()
+    return select(by_name).order_by(by_name.c[len(user_columns) + 2].nulls_first())
 
 
 def visible_organisation_ids() -> frozenset[int] | None:

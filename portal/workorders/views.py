@@ -180,7 +180,7 @@ def desk_rows(items: list, now: datetime) -> list[DeskRow]:
     severities, statuses, flags = badges["severity"], badges["status"], badges["flags"]
     clock_labels = translated_once("desk_clock_labels_html", lambda: {
         clock: escape_text(label) for clock, label in words["clock_labels"].items()})
-    rows = []
+    rows, new_row = [], tuple.__new__
     for order in items:
         severity = severities.get((order.standard, order.severity))
         if severity is None:  # a standard no longer enabled, or a code its table does not have
@@ -188,12 +188,13 @@ def desk_rows(items: list, now: datetime) -> list[DeskRow]:
                 order.severity, order.severity or "", "secondary")
         clock, due = order.clock, order.next_due
         number = format_number(order.id)
-        rows.append(DeskRow(order.id, number, escape_text(link(number)), escape_text(order.organisation_name),
-                            escape_text(order.device_code or "—"), escape_text(order.summary), clock or "",
-                            due.isoformat() if due else "",  # a UTCDateTime column: in UTC already, as iso() gives
-                            severity, statuses[order.status], flags[(order.breached, order.spare_unit_due)],
-                            clock_labels[clock] if clock else "",
-                            escape_text(countdown(due, now, words)) if clock else "", bool(clock) and due < now))
+        rows.append(new_row(DeskRow, (  # as DeskRow(…) makes it, without a Python call
+            order.id, number, escape_text(link(number)), escape_text(order.organisation_name),
+            escape_text(order.device_code or "—"), escape_text(order.summary), clock or "",
+            due.isoformat() if due else "",  # a UTCDateTime column: in UTC already, as iso() gives it
+            severity, statuses[order.status], flags[(order.breached, order.spare_unit_due)],
+            clock_labels[clock] if clock else "", escape_text(countdown(due, now, words)) if clock else "",
+            bool(clock) and due < now)))
     return rows
 
 
