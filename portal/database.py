@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import namedtuple
-from functools import wraps
+from functools import cache, lru_cache, wraps
 
 from flask import Flask
 from sqlalchemy import JSON, event, exc, insert, inspect, null
@@ -100,10 +100,17 @@ class PreparedRead:
         binds = [(name, compiled.binds[name]) for name in compiled.params]
         self.constants = {name: convert(bind.type, dialect, bind.value) for name, bind in binds if not bind.required}
         self.inputs = [(name, bind.type._cached_bind_processor(dialect)) for name, bind in binds if bind.required]
-        self.results = [(index, process) for index, process in
-                        ((index, column.type._cached_result_processor(dialect, None))
-                         for index, column in enumerate(statement.selected_columns)) if process is not None]
+        self.types = [column.type for column in statement.selected_columns]
+        self.results: list | None = None  # the columns' conversions, from the driver's first description
         self.row_type = namedtuple("Row", statement.selected_columns.keys(), rename=True)
+
+    def conversions(self, dialect, description) -> list:
+        """``(index, conversion)`` for each result column whose type converts what the driver gives (as
+        Core works them out: from the column's type and the driver's type code)."""
+        return [(index, process) for index, process in
+                ((index, type_._cached_result_processor(dialect, column.type_code))
+                 for index, (type_, column) in enumerate(zip(self.types, description, strict=True)))
+                if process is not None]
 
     def run(self, connection, params: dict) -> list:
         """The statement's rows for these parameter values."""
@@ -118,6 +125,8 @@ class PreparedRead:
         try:
             cursor.execute(self.sql, values)
             found = cursor.fetchall()
+            if self.results is None:
+                self.results = self.conversions(connection.dialect, cursor.description)
         except connection.dialect.loaded_dbapi.Error as error:  # raised as Core raises it
             dropped = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
             if dropped:
@@ -169,10 +178,20 @@ def prepared_read(statement, connection) -> PreparedRead | None:
     return prepared
 
 
-def entity_columns(model) -> list:
+@cache
+def entity_columns(model) -> tuple:
     """A model's columns, in mapper order: the start of a Core statement whose rows ``loaded`` makes into
     entities."""
-    return [attr.class_attribute for attr in inspect(model).column_attrs]
+    return tuple(attr.class_attribute for attr in inspect(model).column_attrs)
+
+
+@cache
+def _entity_shape(model) -> tuple:
+    """What ``loaded`` needs of a model, worked out once: its mapper, its columns' attribute names in mapper
+    order, and the positions of its primary key among them."""
+    mapper = inspect(model)
+    keys = tuple(attr.key for attr in mapper.column_attrs)
+    return mapper, keys, tuple(keys.index(mapper.get_property_by_column(column).key) for column in mapper.primary_key)
 
 
 def loaded(model, row):
@@ -180,16 +199,13 @@ def loaded(model, row):
     ORM's loading would leave it (persistent, no changes, relationships read on first use); the session's own
     when it already holds that row. Loading an entity through the ORM costs about as much again as the
     statement, and every signed-in page reads its user."""
-    mapper = inspect(model)
-    values = dict(zip([attr.key for attr in mapper.column_attrs], row, strict=False))
-    key = mapper.identity_key_from_primary_key([values[mapper.get_property_by_column(column).key]
-                                                for column in mapper.primary_key])
+    mapper, keys, key_positions = _entity_shape(model)
     session = db.session()
-    present = session.identity_map.get(key)
+    present = session.identity_map.get(mapper.identity_key_from_primary_key([row[index] for index in key_positions]))
     if present is not None:
         return present
     entity = mapper.class_manager.new_instance()
-    inspect(entity).dict.update(values)
+    inspect(entity).dict.update(zip(keys, row, strict=False))
     make_transient_to_detached(entity)
     session.add(entity)
     return entity
@@ -263,8 +279,10 @@ def insert_new(record) -> None:
     if session.info.get(READ_ONLY):
         raise ReadOnlyRequest("a read-only view changed the database")
     values, left = column_values(record)
-    table = inspect(record).mapper.local_table
-    returned = session.execute(insert(table).returning(*(attr.columns[0] for attr in left)), values).one()
+    if session.autoflush:  # as session.execute would: what is pending is stored first
+        session.flush()
+    statement = insert_returning(inspect(record).mapper.local_table, tuple(attr.columns[0] for attr in left))
+    returned = session.connection().execute(statement, values).one()
     state = inspect(record)
     for attr, value in zip(left, returned, strict=True):
         state.dict[attr.key] = value
@@ -304,9 +322,22 @@ def _unstore_inserted(session: Session, previous_transaction) -> None:
     inserted[:] = kept
 
 
+@lru_cache(maxsize=256)
+def insert_returning(table, returned: tuple):
+    """``INSERT INTO table …``, with ``RETURNING returned`` when any, built once (composing it and working
+    out its cache key cost about a tenth of a creation) and run on the session's connection as Core runs it."""
+    statement = insert(table)
+    return statement.returning(*returned) if returned else statement
+
+
 def insert_rows(records: list) -> None:
     """Store new records of one model with a single INSERT of many rows; they stay out of the session (for
     rows nothing reads back in the same request, such as a new order's first events)."""
     if records:
+        session = db.session()
+        if session.info.get(READ_ONLY):
+            raise ReadOnlyRequest("a read-only view changed the database")
+        if session.autoflush:
+            session.flush()
         rows = [column_values(record)[0] for record in records]
-        db.session.execute(insert(inspect(records[0]).mapper.local_table), rows)
+        session.connection().execute(insert_returning(inspect(records[0]).mapper.local_table, ()), rows)

@@ -5,6 +5,7 @@ on the statements, SQLite's positional parameters)."""
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from decimal import Decimal
 
 import pytest
 from flask import current_app
@@ -12,6 +13,7 @@ from sqlalchemy import bindparam, event, exc, func, select, text
 
 from portal.auth.scoping import _user_with_organisations_select
 from portal.database import prepared_read, rows
+from portal.devices.models import Device
 from portal.extensions import db
 from portal.types import utcnow
 from portal.workorders import queries, services
@@ -57,6 +59,16 @@ def test_rows_are_the_rows_core_gives(app, world, backend):
     after = {**params, "cursor_due": found[0].next_due, "cursor_id": found[0].id}
     later = queries.queue_select(queries.QueueShape("some", "", False, False, False, "", "", "due_after"))
     assert [row.id for row in rows(later, after)] == [row.id for row in found[1:]]
+
+
+def test_columns_converted_by_the_driver_s_type_come_as_core_gives_them(app, world, backend):
+    """A numeric column's conversion depends on the type the database reports (Core asks the driver's
+    description); a timestamp comes aware, in UTC."""
+    statement = select(Device.code, Device.distance_km, Device.created_at).order_by(Device.code)
+    found = rows(statement)
+    assert [tuple(row) for row in found] == [tuple(row) for row in core_rows(statement, {})]
+    assert found[0].distance_km == Decimal("12.5") and isinstance(found[0].distance_km, Decimal)
+    assert found[0].created_at.tzinfo is UTC
 
 
 def test_postgresql_reads_go_to_the_driver_and_sqlite_reads_to_core(app, backend):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.auth.models import User
+from portal.database import entity_columns, loaded, rows
 from portal.extensions import db
 from portal.types import utcnow
 from portal.workorders.models import ApiToken
@@ -34,16 +36,26 @@ def issue(user: User, name: str = "") -> tuple[ApiToken, str]:
     return token, raw
 
 
-# Built once: composing an ORM statement and working out its cache key cost more than running it.
-LIVE_TOKEN = (
-    select(ApiToken).join(ApiToken.user).options(contains_eager(ApiToken.user))
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
-)
+@lru_cache(maxsize=1)
+def live_token_select():
+    """The token's columns then its user's, for a token hash, when not revoked and the user is active (built
+    once: composing a statement and working out its cache key cost more than running it)."""
+    return (select(*entity_columns(ApiToken), *entity_columns(User)).join(User, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                   User.active.is_(True)))
 
 
 def resolve(raw: str) -> ApiToken | None:
-    """The live token for a presented string: known, not revoked, its user active; else None."""
-    return db.session.scalar(LIVE_TOKEN, {"token_hash": digest(raw)})
+    """The live token for a presented string (its user loaded with it): known, not revoked, its user active;
+    else None. Every API request asks: the two entities are made from the row (``database.loaded``), which
+    costs about half of the ORM's loading them."""
+    found = rows(live_token_select(), {"token_hash": digest(raw)})
+    if not found:
+        return None
+    split = len(entity_columns(ApiToken))
+    token, user = loaded(ApiToken, found[0][:split]), loaded(User, found[0][split:])
+    set_committed_value(token, "user", user)
+    return token
 
 
 def touch(token: ApiToken, now: datetime | None = None) -> None:
