@@ -64,6 +64,24 @@ def test_the_menu_speaks_the_users_language(client, auth, world):
     assert labels[0] == "Service desk"
 
 
+def test_the_bar_names_the_user_as_they_are_now(client, auth, world):
+    """The bar's account corner is remembered per name, role and links: a new name or role shows at once."""
+    auth.login("clerk")
+    client.get("/lang/en")
+
+    def whoami() -> str:
+        page = client.get("/orders/").get_data(as_text=True)
+        return re.search(r'id="whoami">([^<]+)<', page).group(1)
+
+    assert whoami() == "clerk · Service desk clerk"
+    world.clerk.display_name = "Li Lei"
+    db.session.commit()
+    assert whoami() == "Li Lei · Service desk clerk"
+    world.clerk.role = "engineer"
+    db.session.commit()
+    assert whoami() == "Li Lei · Engineer"
+
+
 class MenuAsks:
     """A plugin that counts how often the portal asks it for menu items."""
 
