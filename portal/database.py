@@ -154,7 +154,8 @@ def convert(type_, dialect, value):
 
 
 PREPARED_READS_SIZE = 1024
-_prepared_reads: dict = {}
+_prepared_reads: dict = {}  # (statement, dialect) → its PreparedRead, or None where Core must run it
+_UNSEEN = object()
 
 
 def prepared_read(statement, connection) -> PreparedRead | None:
@@ -165,10 +166,9 @@ def prepared_read(statement, connection) -> PreparedRead | None:
             or dialect.paramstyle != "pyformat":
         return None
     key = (statement, dialect)
-    try:
-        return _prepared_reads[key]
-    except KeyError:
-        pass
+    known = _prepared_reads.get(key, _UNSEEN)
+    if known is not _UNSEEN:
+        return known
     compiled = statement.compile(dialect=dialect)
     usable = not (compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names
                   or any(compiled.binds[name].callable is not None for name in compiled.params))
@@ -275,12 +275,8 @@ def insert_new(record) -> None:
     (it works out the order of the INSERTs and each relationship's meaning, which the keys already say), and
     order creation is the API's hottest write. The record's relationships are not stored with it: set them
     by key; they are left unloaded (read on first use) for the caller to set once it is stored."""
-    session = db.session()
-    if session.info.get(READ_ONLY):
-        raise ReadOnlyRequest("a read-only view changed the database")
+    session = ready_to_insert()
     values, left = column_values(record)
-    if session.autoflush:  # as session.execute would: what is pending is stored first
-        session.flush()
     statement = insert_returning(inspect(record).mapper.local_table, tuple(attr.columns[0] for attr in left))
     returned = session.connection().execute(statement, values).one()
     state = inspect(record)
@@ -322,6 +318,17 @@ def _unstore_inserted(session: Session, previous_transaction) -> None:
     inserted[:] = kept
 
 
+def ready_to_insert() -> Session:
+    """The session, once an INSERT of new records may run on its connection: refused in a read-only view,
+    and what is pending stored first, as ``session.execute`` would do (its autoflush)."""
+    session = db.session()
+    if session.info.get(READ_ONLY):
+        raise ReadOnlyRequest("a read-only view changed the database")
+    if session.autoflush:
+        session.flush()
+    return session
+
+
 @lru_cache(maxsize=256)
 def insert_returning(table, returned: tuple):
     """``INSERT INTO table …``, with ``RETURNING returned`` when any, built once (composing it and working
@@ -334,10 +341,6 @@ def insert_rows(records: list) -> None:
     """Store new records of one model with a single INSERT of many rows; they stay out of the session (for
     rows nothing reads back in the same request, such as a new order's first events)."""
     if records:
-        session = db.session()
-        if session.info.get(READ_ONLY):
-            raise ReadOnlyRequest("a read-only view changed the database")
-        if session.autoflush:
-            session.flush()
+        session = ready_to_insert()
         rows = [column_values(record)[0] for record in records]
         session.connection().execute(insert_returning(inspect(records[0]).mapper.local_table, ()), rows)
