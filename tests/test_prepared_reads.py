@@ -8,15 +8,14 @@ from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
-from flask import current_app
 from sqlalchemy import bindparam, event, exc, func, select, text
 
 from portal.auth.scoping import _user_with_organisations_select
 from portal.database import prepared_read, rows
 from portal.devices.models import Device
 from portal.extensions import db
-from portal.types import utcnow
-from portal.workorders import queries, services
+from portal.workorders import queries
+from tests.test_workorder_pages import log
 
 
 def core_rows(statement, params: dict) -> list:
@@ -29,18 +28,9 @@ def queue_statement():
     return queries.queue_select(queries.QueueShape("some", "", False, False, False, "", "", "due_first"))
 
 
-def log_orders(world, count: int) -> None:
-    """``count`` police orders reported a minute apart, the newest now."""
-    with current_app.test_request_context():
-        for minutes in range(count):
-            services.create_order(services.NewOrder(
-                organisation=world.police, summary=f"Screen {minutes}", channel="phone", severity="urgent",
-                reported_at=utcnow() - timedelta(minutes=minutes)), world.clerk)
-        db.session.commit()
-
-
 def test_rows_are_the_rows_core_gives(app, world, backend):
-    log_orders(world, 3)
+    for minutes in range(3):  # reported a minute apart, the newest now
+        log(world, minutes_ago=minutes, summary=f"Screen {minutes}")
     queue = queue_statement()
     params = {"scope": [world.police.id, world.campus.id], "limit": 10}
     found = rows(queue, params)
